@@ -66,10 +66,11 @@ def register_provider(prefix: str, handler: Any) -> None:
         ]
 
 
+LOCAL_PROVIDER_PREFIX = "vmle-local"
+
+
 def _ensure_provider_for(model: str) -> None:
     """Register the embedded model's provider on first use of one of its model strings."""
-    from optuna_vmle._local_model import LOCAL_PROVIDER_PREFIX
-
     if model.startswith(LOCAL_PROVIDER_PREFIX + "/") and LOCAL_PROVIDER_PREFIX not in _providers:
         from optuna_vmle._local_model import register_local_provider
 
