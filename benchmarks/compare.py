@@ -1,0 +1,477 @@
+"""Compare samplers on benchmark problems under the same trial budget.
+
+Every (problem, sampler, seed) run is cached as JSON under ``--out/runs`` by a hash of its
+configuration, so a rerun skips finished runs and a killed comparison resumes where it stopped.
+The report (``results.md``, ``plots/*.png``, ``summary.json``) is rebuilt from the cache each time.
+
+Usage::
+
+    python benchmarks/compare.py --problems hpo-mixed branin-cat styblinski-int \\
+        --samplers tpe random gp cmaes --seeds 5 --trials 30
+    python benchmarks/compare.py --dry          # smoke run in a temporary directory
+
+Metrics per run (lower regret is better whatever the direction):
+
+- best-so-far curve, and final best;
+- trials-to-target: first trial whose best-so-far reaches the target, the median final best of
+  TPE on that problem and budget (``None`` when never reached);
+- regret AUC: the mean over trials of the best-so-far's normalised regret
+  ``(best - optimum) / (reference - optimum)`` clipped to [0, 1], where the reference is the
+  median value of random configurations; 0 means optimal from the first trial;
+- wall time, and sampler time excluding the LLM (time inside the sampler's methods minus the
+  ``vmle:*latency_s`` attributes it records), LLM calls and tokens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _problems import FAST_PROBLEMS, MissingTableEntry, Problem, get_problem  # noqa: E402
+
+
+HARNESS_VERSION = 1
+SAMPLERS = ("vmle", "tpe", "random", "gp", "cmaes")
+REFERENCE_SAMPLER = "tpe"
+DEFAULT_MODEL = "vmle-local/smollm2-135m"
+SCRIPTED_MODEL = "scripted"
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "compare"
+TIMED_SAMPLER_METHODS = (
+    "infer_relative_search_space",
+    "sample_relative",
+    "sample_independent",
+    "before_trial",
+    "after_trial",
+)
+
+
+# --- Samplers ------------------------------------------------------------------------------
+
+
+class SamplerTimer:
+    """Accumulates, per trial number, the time spent inside a sampler's methods.
+
+    The methods are wrapped on the instance, so ``isinstance`` checks still see the real sampler.
+    Only the outermost call is timed, so a method that calls another is not counted twice.
+    """
+
+    def __init__(self, sampler: optuna.samplers.BaseSampler) -> None:
+        self.seconds_by_trial: dict[int, float] = defaultdict(float)
+        self._depth = 0
+        for name in TIMED_SAMPLER_METHODS:
+            setattr(sampler, name, self._timed(getattr(sampler, name)))
+
+    def _timed(self, method: Any) -> Any:
+        def timed(study: optuna.Study, trial: optuna.trial.FrozenTrial, *args: Any, **kw: Any):
+            self._depth += 1
+            started = time.perf_counter()
+            try:
+                return method(study, trial, *args, **kw)
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self.seconds_by_trial[trial.number] += time.perf_counter() - started
+
+        return timed
+
+
+def make_sampler(
+    name: str, *, seed: int, problem: Problem, model: str
+) -> optuna.samplers.BaseSampler:
+    """Build sampler ``name``; raises ``ImportError`` when its dependencies are missing."""
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed)
+    if name == "cmaes":
+        # Categorical parameters fall back to independent (random) sampling.
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    if name == "vmle":
+        from optuna_vmle import VirtualMLESampler
+
+        return VirtualMLESampler(
+            model=resolve_model(model, seed),
+            task=problem.task,
+            search_space=problem.search_space,
+            seed=seed,
+        )
+    raise ValueError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
+
+
+def resolve_model(model: str, seed: int) -> str:
+    """``scripted`` is an instant in-process LLM giving random schema-valid replies."""
+    if model != SCRIPTED_MODEL:
+        return model
+    from optuna_vmle.testing import ScriptedLLM, random_valid_reply
+
+    return ScriptedLLM([], default=random_valid_reply(seed)).register()
+
+
+# --- One run -------------------------------------------------------------------------------
+
+
+def run_config(problem: str, sampler: str, seed: int, trials: int, model: str) -> dict[str, Any]:
+    config = {"problem": problem, "sampler": sampler, "seed": seed, "trials": trials}
+    if sampler == "vmle":
+        config["model"] = model
+    config["harness_version"] = HARNESS_VERSION
+    return config
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def run_path(out: Path, config: dict[str, Any]) -> Path:
+    name = f"{config['sampler']}-s{config['seed']}-t{config['trials']}-{config_hash(config)}.json"
+    return out / "runs" / config["problem"] / name
+
+
+def llm_usage(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[str, Any]:
+    """LLM latency, calls and tokens from the ``vmle:`` attributes, per trial and in total."""
+    latency = [
+        sum(v for k, v in t.user_attrs.items() if k.startswith("vmle:") and k.endswith("latency_s"))
+        for t in trials
+    ]
+    prompt = [int(t.user_attrs.get("vmle:prompt_tokens", 0) or 0) for t in trials]
+    completion = [int(t.user_attrs.get("vmle:completion_tokens", 0) or 0) for t in trials]
+    calls = sum(
+        int(t.user_attrs.get("vmle:llm_calls", "vmle:latency_s" in t.user_attrs)) for t in trials
+    )
+    sources: dict[str, int] = defaultdict(int)
+    for t in trials:
+        if "vmle:source" in t.user_attrs:
+            sources[t.user_attrs["vmle:source"]] += 1
+    return {
+        "latency_s_by_trial": latency,
+        "prompt_tokens_by_trial": prompt,
+        "llm_calls": calls,
+        "prompt_tokens": sum(prompt),
+        "completion_tokens": sum(completion),
+        "sources": dict(sources),
+    }
+
+
+def run_one(config: dict[str, Any], problem: Problem) -> dict[str, Any]:
+    sampler = make_sampler(
+        config["sampler"], seed=config["seed"], problem=problem, model=config.get("model", "")
+    )
+    timer = SamplerTimer(sampler)
+    study = optuna.create_study(direction=problem.direction, sampler=sampler)
+    started = time.perf_counter()
+    study.optimize(problem.objective, n_trials=config["trials"], catch=(MissingTableEntry,))
+    wall = time.perf_counter() - started
+    trials = study.get_trials(deepcopy=False)
+    values = [t.value if t.state == optuna.trial.TrialState.COMPLETE else None for t in trials]
+    usage = llm_usage(trials)
+    sampler_s = [
+        max(timer.seconds_by_trial[t.number] - llm_s, 0.0)
+        for t, llm_s in zip(trials, usage.pop("latency_s_by_trial"))
+    ]
+    return {
+        "config": config,
+        "values": values,
+        "curve": best_so_far(values, problem.direction),
+        "params": [t.params for t in trials],
+        "wall_s": wall,
+        "sampler_s_by_trial": sampler_s,
+        "sampler_s": sum(sampler_s),
+        **usage,
+    }
+
+
+def write_json_atomically(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+# --- Curve metrics -------------------------------------------------------------------------
+
+
+def best_so_far(values: Sequence[float | None], direction: str) -> list[float | None]:
+    """Best value after each trial; ``None`` until the first completed trial."""
+    better = min if direction == "minimize" else max
+    curve: list[float | None] = []
+    best: float | None = None
+    for value in values:
+        if value is not None and not math.isnan(value):
+            best = value if best is None else better(best, value)
+        curve.append(best)
+    return curve
+
+
+def trials_to_target(
+    curve: Sequence[float | None], target: float | None, direction: str
+) -> int | None:
+    """1-based index of the first trial whose best-so-far reaches ``target``."""
+    if target is None:
+        return None
+    for index, best in enumerate(curve, start=1):
+        if best is not None and (best <= target if direction == "minimize" else best >= target):
+            return index
+    return None
+
+
+def regret_auc(
+    curve: Sequence[float | None], optimum: float | None, reference: float | None
+) -> float | None:
+    """Mean normalised regret of the best-so-far; a trial before any result counts as 1."""
+    if optimum is None or reference is None or reference == optimum or not curve:
+        return None
+    regrets = [
+        1.0 if best is None else min(max((best - optimum) / (reference - optimum), 0.0), 1.0)
+        for best in curve
+    ]
+    return float(np.mean(regrets))
+
+
+# --- Aggregation and report ----------------------------------------------------------------
+
+
+def quartiles(values: Sequence[float]) -> tuple[float, float, float] | None:
+    if not values:
+        return None
+    q25, q50, q75 = np.percentile(values, [25, 50, 75])
+    return float(q25), float(q50), float(q75)
+
+
+def summarise_problem(
+    problem: Problem, runs_by_sampler: dict[str, list[dict[str, Any]]], trials: int
+) -> dict[str, Any]:
+    """Per-sampler medians and IQRs for one problem."""
+    reference_finals = [
+        run["curve"][-1] for run in runs_by_sampler.get(REFERENCE_SAMPLER, []) if run["curve"][-1]
+        is not None
+    ]
+    target = float(np.median(reference_finals)) if reference_finals else None
+    reference = problem.reference_worst()
+    samplers: dict[str, Any] = {}
+    for sampler, runs in runs_by_sampler.items():
+        finals = [run["curve"][-1] for run in runs if run["curve"][-1] is not None]
+        hits = [trials_to_target(run["curve"], target, problem.direction) for run in runs]
+        # An unreached target ranks after every reached one: count it as budget + 1.
+        ttt = [trials + 1 if hit is None else hit for hit in hits]
+        aucs = [regret_auc(run["curve"], problem.optimum, reference) for run in runs]
+        samplers[sampler] = {
+            "runs": len(runs),
+            "final_best": quartiles(finals),
+            "trials_to_target": quartiles(ttt) if target is not None else None,
+            "target_reached": sum(hit is not None for hit in hits),
+            "regret_auc": quartiles([a for a in aucs if a is not None]),
+            "wall_s": quartiles([run["wall_s"] for run in runs]),
+            "sampler_ms_per_trial": quartiles(
+                [1000 * run["sampler_s"] / max(len(run["values"]), 1) for run in runs]
+            ),
+            "llm_calls": quartiles([run["llm_calls"] for run in runs]),
+            "prompt_tokens": quartiles([run["prompt_tokens"] for run in runs]),
+            "completion_tokens": quartiles([run["completion_tokens"] for run in runs]),
+            "failed_trials": int(sum(v is None for run in runs for v in run["values"])),
+        }
+    return {
+        "direction": problem.direction,
+        "optimum": problem.optimum,
+        "reference_worst": reference,
+        "target": target,
+        "samplers": samplers,
+    }
+
+
+def _fmt(stats: tuple[float, float, float] | None, digits: int = 4, cap: int | None = None) -> str:
+    if stats is None:
+        return "n/a"
+    q25, q50, q75 = stats
+
+    def one(x: float) -> str:
+        if cap is not None and x > cap:
+            return f">{cap}"
+        return f"{x:.{digits}g}"
+
+    return f"{one(q50)} [{one(q25)}, {one(q75)}]"
+
+
+def markdown_report(summary: dict[str, Any], trials: int, seeds: int) -> str:
+    lines = [
+        f"# Sampler comparison ({trials} trials, {seeds} seeds)",
+        "",
+        "Median [25th, 75th percentile] over seeds. Target = median final best of TPE;",
+        f"`>{trials}` = not reached within the budget. Regret AUC: 0 = optimal from trial 1,",
+        "1 = never better than the median random configuration. Sampler time excludes the",
+        "objective and the LLM.",
+        "",
+    ]
+    for name, problem in summary["problems"].items():
+        target = problem["target"]
+        lines += [
+            f"## {name} ({problem['direction']}; optimum {problem['optimum']}, "
+            f"reference {_fmt_number(problem['reference_worst'])}, target {_fmt_number(target)})",
+            "",
+            "| sampler | final best | trials to target | reached | regret AUC | wall s "
+            "| sampler ms/trial | LLM calls | prompt tokens | completion tokens |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for sampler, s in problem["samplers"].items():
+            lines.append(
+                f"| {sampler} | {_fmt(s['final_best'])} | {_fmt(s['trials_to_target'], 3, trials)}"
+                f" | {s['target_reached']}/{s['runs']} | {_fmt(s['regret_auc'], 3)}"
+                f" | {_fmt(s['wall_s'], 3)} | {_fmt(s['sampler_ms_per_trial'], 3)}"
+                f" | {_fmt(s['llm_calls'], 3)} | {_fmt(s['prompt_tokens'], 4)}"
+                f" | {_fmt(s['completion_tokens'], 4)} |"
+            )
+        lines += ["", f"![best so far](plots/{name}_curves.png) "
+                  f"![trials to target](plots/{name}_trials_to_target.png)", ""]
+    return "\n".join(lines)
+
+
+def _fmt_number(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4g}"
+
+
+def plot_problem(
+    name: str,
+    problem: dict[str, Any],
+    runs_by_sampler: dict[str, list[dict[str, Any]]],
+    trials: int,
+    plots: Path,
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for sampler, runs in runs_by_sampler.items():
+        curves = np.array(
+            [[np.nan if b is None else b for b in run["curve"]] for run in runs], dtype=float
+        )
+        x = np.arange(1, curves.shape[1] + 1)
+        with np.errstate(all="ignore"):
+            q25, q50, q75 = np.nanpercentile(curves, [25, 50, 75], axis=0)
+        (line,) = ax.plot(x, q50, label=sampler)
+        ax.fill_between(x, q25, q75, color=line.get_color(), alpha=0.2)
+    if problem["target"] is not None:
+        ax.axhline(problem["target"], color="grey", linestyle="--", linewidth=1, label="target")
+    ax.set(xlabel="trial", ylabel="best so far", title=f"{name}: median and IQR")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(plots / f"{name}_curves.png", dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    names = list(problem["samplers"])
+    stats = [problem["samplers"][s]["trials_to_target"] or (np.nan,) * 3 for s in names]
+    medians = np.array([q50 for _, q50, _ in stats])
+    errors = np.array([[q50 - q25 for q25, q50, _ in stats], [q75 - q50 for _, q50, q75 in stats]])
+    ax.bar(names, medians, yerr=errors, capsize=4, color="tab:blue")
+    ax.axhline(trials + 1, color="grey", linestyle=":", linewidth=1, label="not reached")
+    ax.set(ylabel="trials to target", title=f"{name}: median and IQR")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(plots / f"{name}_trials_to_target.png", dpi=100)
+    plt.close(fig)
+
+
+# --- Command line --------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--problems", nargs="+", default=list(FAST_PROBLEMS))
+    parser.add_argument("--samplers", nargs="+", default=["tpe", "random", "gp", "cmaes"],
+                        choices=SAMPLERS)
+    parser.add_argument("--seeds", type=int, default=5, help="number of seeds (0..n-1)")
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--model", default=DEFAULT_MODEL,
+                        help=f"model for vmle; {SCRIPTED_MODEL!r} = instant random replies")
+    parser.add_argument("--out", type=Path, default=None, help=f"default {DEFAULT_OUT}")
+    parser.add_argument("--dry", action="store_true",
+                        help="smoke run: 6 trials, 2 seeds, fast problems, temporary --out")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    if args.dry:
+        args.trials, args.seeds = 6, 2
+        args.problems = [p for p in args.problems if p in FAST_PROBLEMS] or list(FAST_PROBLEMS)
+        args.out = args.out or Path(tempfile.mkdtemp(prefix="vmle-compare-dry-"))
+    args.out = args.out or DEFAULT_OUT
+    if REFERENCE_SAMPLER not in args.samplers:
+        # The trials-to-target target comes from TPE's runs.
+        args.samplers = [REFERENCE_SAMPLER, *args.samplers]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    from tqdm import tqdm
+
+    problems = {name: get_problem(name) for name in args.problems}
+    configs = [
+        run_config(p, s, seed, args.trials, args.model)
+        for p in args.problems
+        for s in args.samplers
+        for seed in range(args.seeds)
+    ]
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    counts = {"ran": 0, "cached": 0, "skipped": 0}
+    skipped_samplers: dict[str, str] = {}
+    progress = tqdm(configs, disable=args.no_progress, file=sys.stderr, unit="run")
+    for config in progress:
+        progress.set_description(f"{config['problem']}/{config['sampler']}/s{config['seed']}")
+        path = run_path(args.out, config)
+        if path.exists():
+            record = json.loads(path.read_text())
+            counts["cached"] += 1
+        elif config["sampler"] in skipped_samplers:
+            counts["skipped"] += 1
+            continue
+        else:
+            try:
+                record = run_one(config, problems[config["problem"]])
+            except ImportError as error:
+                skipped_samplers[config["sampler"]] = str(error)
+                counts["skipped"] += 1
+                continue
+            write_json_atomically(path, record)
+            counts["ran"] += 1
+        runs[config["problem"]][config["sampler"]].append(record)
+
+    summary: dict[str, Any] = {
+        "out": str(args.out),
+        "trials": args.trials,
+        "seeds": args.seeds,
+        "model": args.model if "vmle" in args.samplers else None,
+        **counts,
+        "skipped_samplers": skipped_samplers,
+        "problems": {
+            name: summarise_problem(problems[name], runs[name], args.trials)
+            for name in args.problems
+        },
+    }
+    (args.out / "results.md").write_text(markdown_report(summary, args.trials, args.seeds))
+    for name in args.problems:
+        plot_problem(name, summary["problems"][name], runs[name], args.trials, args.out / "plots")
+    write_json_atomically(args.out / "summary.json", summary)
+    print("SUMMARY " + json.dumps(summary, default=str))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""The benchmark harness keeps working: a dry comparison, its metrics, and the lookup objective."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import compare  # noqa: E402
+from _problems import MissingTableEntry, TabularProblem  # noqa: E402
+
+
+def _vmle_available() -> bool:
+    if importlib.util.find_spec("optuna_vmle") is None:
+        return False
+    import optuna_vmle
+
+    return hasattr(optuna_vmle, "VirtualMLESampler")
+
+
+def test_dry_comparison_writes_runs_report_plots_and_summary(tmp_path, capsys):
+    samplers = ["tpe", "random"] + (["vmle"] if _vmle_available() else [])
+    argv = ["--dry", "--no-progress", "--out", str(tmp_path), "--problems", "hpo-mixed",
+            "--samplers", *samplers, "--model", "scripted"]
+
+    compare.main(argv)
+
+    summary_line = next(
+        line for line in capsys.readouterr().out.splitlines() if line.startswith("SUMMARY ")
+    )
+    summary = json.loads(summary_line.removeprefix("SUMMARY "))
+    assert summary["ran"] == 2 * len(samplers)
+    assert set(summary["problems"]["hpo-mixed"]["samplers"]) == set(samplers)
+    assert len(list((tmp_path / "runs" / "hpo-mixed").glob("*.json"))) == 2 * len(samplers)
+    assert "| tpe |" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "plots" / "hpo-mixed_curves.png").stat().st_size > 0
+    assert (tmp_path / "plots" / "hpo-mixed_trials_to_target.png").stat().st_size > 0
+    if "vmle" in samplers:
+        assert summary["problems"]["hpo-mixed"]["samplers"]["vmle"]["llm_calls"][1] > 0
+
+    compare.main(argv)  # a rerun finds every run in the cache
+
+    rerun = json.loads(capsys.readouterr().out.split("SUMMARY ", 1)[1])
+    assert (rerun["ran"], rerun["cached"]) == (0, 2 * len(samplers))
+
+
+def test_best_so_far_skips_failed_trials_and_follows_direction():
+    assert compare.best_so_far([None, 3.0, 5.0, 1.0], "minimize") == [None, 3.0, 3.0, 1.0]
+    assert compare.best_so_far([2.0, None, 5.0, 1.0], "maximize") == [2.0, 2.0, 5.0, 5.0]
+
+
+def test_trials_to_target_is_the_first_trial_reaching_it():
+    assert compare.trials_to_target([5.0, 3.0, 1.0], 3.0, "minimize") == 2
+    assert compare.trials_to_target([0.1, 0.2, 0.4], 0.3, "maximize") == 3
+    assert compare.trials_to_target([5.0, 4.0], 3.0, "minimize") is None
+    assert compare.trials_to_target([5.0], None, "minimize") is None
+
+
+def test_regret_auc_is_mean_normalised_regret_clipped_to_unit_interval():
+    # optimum 0, reference 10: regrets 1 (no result yet), 1 (clipped from 2), 0.5, 0.
+    assert compare.regret_auc([None, 20.0, 5.0, 0.0], 0.0, 10.0) == pytest.approx(0.625)
+    # Maximisation normalises the same way: optimum 1, reference 0.5.
+    assert compare.regret_auc([0.5, 0.75, 1.0], 1.0, 0.5) == pytest.approx(0.5)
+    assert compare.regret_auc([1.0], None, 0.5) is None
+
+
+def _write_table(path: Path) -> None:
+    rows = [
+        {"params": {"lr": lr, "hidden": hidden, "dropout": dropout},
+         "metrics": {"valid_ndcg10": 0.01 * i, "test_ndcg10": 0.02 * i}}
+        for i, (lr, hidden, dropout) in enumerate(
+            (lr, hidden, dropout)
+            for lr in (1e-4, 1e-3) for hidden in (32, 64) for dropout in (0.2, 0.5)
+        )
+        if i != 7  # a partial table: the last configuration is missing
+    ]
+    table = {
+        "metadata": {"metric": "valid_ndcg10", "complete": False},
+        "space": {"lr": [1e-4, 1e-3], "hidden": [32, 64], "dropout": [0.2, 0.5]},
+        "rows": rows,
+    }
+    path.write_text(json.dumps(table))
+
+
+def test_lookup_objective_proposes_only_table_configs_and_returns_table_values(tmp_path):
+    _write_table(tmp_path / "toy.json")
+    problem = TabularProblem.from_file(tmp_path / "toy.json")
+    table = {
+        (r["params"]["lr"], r["params"]["hidden"], r["params"]["dropout"]): r["metrics"]
+        for r in json.loads((tmp_path / "toy.json").read_text())["rows"]
+    }
+    study = optuna.create_study(
+        direction=problem.direction, sampler=optuna.samplers.RandomSampler(seed=0)
+    )
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+    study.optimize(problem.objective, n_trials=40, catch=(MissingTableEntry,))
+
+    for trial in study.trials:
+        p = trial.params
+        key = (p["lr"], p["hidden"], pytest.approx(p["dropout"]))
+        assert p["lr"] in (1e-4, 1e-3) and p["hidden"] in (32, 64)
+        assert p["dropout"] == pytest.approx(0.2) or p["dropout"] == pytest.approx(0.5)
+        matches = [m for k, m in table.items() if k == key]
+        if trial.state == optuna.trial.TrialState.COMPLETE:
+            assert trial.value == matches[0]["valid_ndcg10"]
+            assert trial.user_attrs["table:test_ndcg10"] == matches[0]["test_ndcg10"]
+        else:  # only the missing configuration fails
+            assert not matches
+    assert problem.optimum == pytest.approx(0.06)
