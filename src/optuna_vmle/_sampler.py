@@ -1,0 +1,296 @@
+"""VirtualMLESampler: an LLM proposes each trial; a classical sampler covers what it cannot."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler
+from optuna.samplers import TPESampler
+from optuna.search_space import IntersectionSearchSpace
+from optuna.study import Study
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+
+from optuna_vmle import _attrs
+from optuna_vmle._client import LLMClient
+from optuna_vmle._db import memory_url_for
+from optuna_vmle._history import build_study_view
+from optuna_vmle._history import HistoryLimits
+from optuna_vmle._history import trial_params_for_duplicates
+from optuna_vmle._llm import LOCAL_PROVIDER_PREFIX
+from optuna_vmle._prompts import build_proposal_messages
+from optuna_vmle._proposer import ProposalResult
+from optuna_vmle._proposer import request_proposal
+from optuna_vmle._transcripts import TranscriptStore
+
+
+_logger = optuna.logging.get_logger(__name__)
+
+MODEL_ENV = "VMLE_MODEL"
+DEFAULT_MODEL = LOCAL_PROVIDER_PREFIX + "/smollm2-135m"
+
+
+class VirtualMLESampler(BaseSampler):
+    """An Optuna sampler that asks an LLM for the next parameters of every trial.
+
+    Each trial sends one structured request (a JSON schema built from the distributions) through
+    ``litellm.completion``. The reply is validated against every distribution and checked for
+    duplicates; an invalid reply gets ``max_repair_rounds`` chances with the problems fed back,
+    then the ``fallback_sampler`` decides. LLM errors (timeouts, rate limits, an unreachable
+    provider) are logged and also go to the fallback: the study never crashes because of the LLM.
+    Parameters outside the LLM's search space (define-by-run branches) come from the fallback.
+
+    Every request/response pair is stored in the database at ``memory_url`` so that a finished
+    study can be replayed without an LLM (``replay=True``), and every trial records its
+    provenance in user attrs prefixed ``vmle:``.
+
+    Example:
+        .. code-block:: python
+
+            import optuna
+            from optuna_vmle import VirtualMLESampler
+
+
+            def objective(trial):
+                x = trial.suggest_float("x", -10, 10)
+                return (x - 2) ** 2
+
+
+            sampler = VirtualMLESampler(task="minimise (x - 2)^2", seed=0)
+            study = optuna.create_study(sampler=sampler)
+            study.optimize(objective, n_trials=10)
+
+    Args:
+        model: litellm model string, e.g. ``"openai/gpt-4o-mini"``. Default: ``$VMLE_MODEL``,
+            else the embedded local model ``"vmle-local/smollm2-135m"``.
+        task: Free-text description of the objective, data and metric, shown to the LLM.
+        search_space: Distributions the LLM proposes from the first trial on. Without it, the
+            intersection search space of finished trials is used, so the first trial comes from
+            the fallback sampler.
+        fallback_sampler: Sampler for trials and parameters the LLM does not cover.
+            Default: ``TPESampler(seed=seed)``.
+        seed: Seed of the fallback sampler and of the per-trial LLM seed.
+        temperature: LLM sampling temperature.
+        max_repair_rounds: How many times an invalid reply is sent back for correction.
+        timeout: Seconds allowed per LLM call.
+        max_tokens: Completion token limit per LLM call.
+        budget: The study's planned number of trials, shown to the LLM as remaining budget.
+        history: How many best, recent, failed and running trials the prompt shows.
+        memory_url: SQLAlchemy URL of the sampler's tables. Default: the study's RDB URL, else
+            ``$VMLE_MEMORY_URL``, else ``sqlite:///optuna_vmle.db``.
+        replay: Never call the LLM; answer from recorded transcripts (missing ones fall back).
+        serve_from_store: Answer requests identical to recorded ones from the store.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        task: str = "",
+        search_space: dict[str, BaseDistribution] | None = None,
+        fallback_sampler: BaseSampler | None = None,
+        seed: int | None = None,
+        temperature: float = 0.7,
+        max_repair_rounds: int = 1,
+        timeout: float | None = 120.0,
+        max_tokens: int = 512,
+        budget: int | None = None,
+        history: HistoryLimits | None = None,
+        memory_url: str | None = None,
+        replay: bool = False,
+        serve_from_store: bool = True,
+    ) -> None:
+        if max_repair_rounds < 0:
+            raise ValueError("max_repair_rounds must be >= 0")
+        self._model = model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+        self._task = task
+        self._search_space = dict(search_space) if search_space is not None else None
+        self._fallback = fallback_sampler or TPESampler(seed=seed)
+        self._seed = seed
+        self._temperature = temperature
+        self._max_repair_rounds = max_repair_rounds
+        self._timeout = timeout
+        self._max_tokens = max_tokens
+        self._budget = budget
+        self._history = history or HistoryLimits()
+        self._memory_url = memory_url
+        self._replay = replay
+        self._serve_from_store = serve_from_store
+        self._intersection = IntersectionSearchSpace()
+        self._clients: dict[str, LLMClient] = {}
+        self._lock = threading.Lock()
+        # Names sampled independently per running trial; the storage attr is the durable copy.
+        self._independent: dict[int, list[str]] = {}
+
+    @property
+    def model(self) -> str:
+        """The litellm model string this sampler asks."""
+        return self._model
+
+    def reseed_rng(self) -> None:
+        self._fallback.reseed_rng()
+        self._seed = int(np.random.SeedSequence().generate_state(1)[0])
+
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        if self._search_space is not None:
+            space = self._search_space
+        else:
+            with self._lock:
+                space = self._intersection.calculate(study)
+        return {name: d for name, d in space.items() if not d.single()}
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        self._fallback.before_trial(study, trial)
+        fixed = trial.system_attrs.get("fixed_params")
+        source = _attrs.SOURCE_ENQUEUED if fixed else _attrs.SOURCE_FALLBACK
+        _attrs.set_trial_attrs(study, trial._trial_id, {_attrs.SOURCE: source})
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        fixed = trial.system_attrs.get("fixed_params") or {}
+        space = {name: d for name, d in search_space.items() if name not in fixed}
+        if not space:
+            return {}
+        result = self._ask_llm(study, trial, space)
+        if result.proposal is None:
+            _logger.warning(
+                f"Trial {trial.number}: LLM proposal unusable ({result.failure}); "
+                f"using {type(self._fallback).__name__}."
+            )
+            self._record(study, trial, result, source=_attrs.SOURCE_FALLBACK)
+            return self._fallback_relative(study, trial, space)
+        source = _attrs.SOURCE_LLM_REPAIRED if result.repaired else _attrs.SOURCE_LLM
+        if fixed:
+            source = _attrs.SOURCE_ENQUEUED
+        self._record(study, trial, result, source=source)
+        return result.proposal.params
+
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        with self._lock:
+            names = self._independent.setdefault(trial._trial_id, [])
+            names.append(param_name)
+            snapshot = list(names)
+        _attrs.set_trial_attrs(study, trial._trial_id, {_attrs.INDEPENDENT_PARAMS: snapshot})
+        return self._fallback.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        with self._lock:
+            self._independent.pop(trial._trial_id, None)
+        self._fallback.after_trial(study, trial, state, values)
+
+    def _ask_llm(
+        self, study: Study, trial: FrozenTrial, space: dict[str, BaseDistribution]
+    ) -> ProposalResult:
+        view = build_study_view(study, trial, self._history)
+        messages = build_proposal_messages(
+            task=self._task, search_space=space, view=view, budget=self._budget
+        )
+        try:
+            client = self._client_for(study)
+        except Exception as error:  # A broken memory database must not stop the study.
+            return ProposalResult(proposal=None, failure=f"memory database unavailable: {error}")
+        existing = [
+            (t.number, trial_params_for_duplicates(t))
+            for t in study.get_trials(deepcopy=False)
+            if t.number != trial.number and t.state != TrialState.FAIL
+        ]
+        return request_proposal(
+            client,
+            messages,
+            space,
+            find_duplicate=_duplicate_finder(existing, fixed=trial.system_attrs.get("fixed_params")),
+            max_repair_rounds=self._max_repair_rounds,
+            seed=self._trial_seed(trial),
+            study_name=study.study_name,
+            trial_number=trial.number,
+        )
+
+    def _fallback_relative(
+        self, study: Study, trial: FrozenTrial, space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        fallback_space = self._fallback.infer_relative_search_space(study, trial)
+        params = self._fallback.sample_relative(study, trial, fallback_space)
+        # Only parameters in our space may be returned; the rest go through sample_independent.
+        return {name: value for name, value in params.items() if name in space}
+
+    def _record(
+        self, study: Study, trial: FrozenTrial, result: ProposalResult, *, source: str
+    ) -> None:
+        usage = result.usage
+        attrs: dict[str, Any] = {
+            _attrs.SOURCE: source,
+            _attrs.MODEL: self._model,
+            _attrs.LLM_CALLS: usage.calls,
+            _attrs.PROMPT_TOKENS: usage.prompt_tokens,
+            _attrs.COMPLETION_TOKENS: usage.completion_tokens,
+            _attrs.LATENCY_S: round(usage.latency_s, 4),
+            _attrs.FROM_STORE: usage.from_store,
+        }
+        if usage.cost_usd is not None:
+            attrs[_attrs.COST_USD] = usage.cost_usd
+        if result.proposal is not None:
+            attrs[_attrs.RATIONALE] = result.proposal.rationale
+            attrs[_attrs.PROPOSAL] = result.proposal.params
+        if result.failure is not None:
+            attrs[_attrs.FALLBACK_REASON] = result.failure[:300]
+        _attrs.set_trial_attrs(study, trial._trial_id, attrs)
+
+    def _client_for(self, study: Study) -> LLMClient:
+        url = self._memory_url or memory_url_for(study)
+        with self._lock:
+            client = self._clients.get(url)
+            if client is None:
+                client = LLMClient(
+                    model=self._model,
+                    temperature=self._temperature,
+                    timeout=self._timeout,
+                    max_tokens=self._max_tokens,
+                    store=TranscriptStore(url),
+                    replay=self._replay,
+                    serve_from_store=self._serve_from_store,
+                )
+                self._clients[url] = client
+            return client
+
+    def _trial_seed(self, trial: FrozenTrial) -> int | None:
+        if self._seed is None:
+            return None
+        return (self._seed * 1_000_003 + trial.number) % (2**31 - 1)
+
+
+def _duplicate_finder(
+    existing: list[tuple[int, dict[str, Any]]], fixed: dict[str, Any] | None
+) -> Callable[[dict[str, Any]], int | None]:
+    def find(params: dict[str, Any]) -> int | None:
+        candidate = {**params, **(fixed or {})}
+        for number, other in existing:
+            if other and all(other.get(k, _MISSING) == v for k, v in candidate.items()):
+                return number
+        return None
+
+    return find
+
+
+_MISSING = object()
