@@ -1,0 +1,307 @@
+"""Behaviour of VirtualMLESampler with a scripted in-process LLM (no network, no model)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+from optuna.distributions import IntDistribution
+from optuna.trial import TrialState
+
+from optuna_vmle import record_errors
+from optuna_vmle import VirtualMLESampler
+from optuna_vmle.testing import random_valid_reply
+from optuna_vmle.testing import ScriptedLLM
+
+
+SPACE = {
+    "lr": FloatDistribution(1e-5, 1e-1, log=True),
+    "dropout": FloatDistribution(0.0, 0.5, step=0.1),
+    "layers": IntDistribution(1, 8),
+    "units": IntDistribution(16, 256, log=True),
+    "kernel": IntDistribution(1, 7, step=2),
+    "opt": CategoricalDistribution(["adam", "sgd", None]),
+    "flag": CategoricalDistribution([True, False]),
+    "width": CategoricalDistribution([32, 64, 1.5]),
+}
+
+
+def objective(trial: optuna.Trial) -> float:
+    lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+    dropout = trial.suggest_float("dropout", 0.0, 0.5, step=0.1)
+    layers = trial.suggest_int("layers", 1, 8)
+    units = trial.suggest_int("units", 16, 256, log=True)
+    kernel = trial.suggest_int("kernel", 1, 7, step=2)
+    opt = trial.suggest_categorical("opt", ["adam", "sgd", None])
+    flag = trial.suggest_categorical("flag", [True, False])
+    width = trial.suggest_categorical("width", [32, 64, 1.5])
+    return abs(math.log10(lr) + 3) + dropout + layers / 10 + units / 1000 + kernel + (opt is None) + flag + width / 100
+
+
+def reply(params: dict, rationale: str = "because") -> str:
+    return json.dumps({"params": params, "rationale": rationale})
+
+
+GOOD = {"lr": 0.001, "dropout": 0.2, "layers": 3, "units": 64, "kernel": 3, "opt": "adam", "flag": False, "width": 64}
+
+
+def make_sampler(
+    llm: ScriptedLLM, memory_url: str, provider: str | None = None, **kwargs
+) -> VirtualMLESampler:
+    kwargs.setdefault("search_space", SPACE)
+    return VirtualMLESampler(model=llm.register(provider), memory_url=memory_url, seed=0, **kwargs)
+
+
+def test_llm_proposal_is_used_for_every_distribution_kind(memory_url: str) -> None:
+    llm = ScriptedLLM([reply(GOOD, "start in the middle")])
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url))
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.params == GOOD
+    assert trial.user_attrs["vmle:source"] == "llm"
+    assert trial.user_attrs["vmle:rationale"] == "start in the middle"
+    assert trial.user_attrs["vmle:llm_calls"] == 1
+    assert trial.user_attrs["vmle:model"].endswith("/script")
+    assert trial.user_attrs["vmle:prompt_tokens"] > 0
+    assert "vmle:latency_s" in trial.user_attrs
+
+
+def test_values_are_snapped_to_the_distribution(memory_url: str) -> None:
+    params = {**GOOD, "dropout": 0.23, "kernel": 4, "units": 63.6}
+    llm = ScriptedLLM([reply(params)])
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url))
+    study.optimize(objective, n_trials=1)
+    assert study.trials[0].params["dropout"] == pytest.approx(0.2)
+    assert study.trials[0].params["kernel"] in (3, 5)
+    assert study.trials[0].params["units"] == 64
+
+
+def test_invalid_reply_is_repaired_with_the_problems_fed_back(memory_url: str) -> None:
+    llm = ScriptedLLM([reply({**GOOD, "lr": 3.0}), reply(GOOD)])
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url))
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.user_attrs["vmle:source"] == "llm-repaired"
+    assert trial.params == GOOD
+    repair_prompt = llm.calls[1].messages[-1]["content"]
+    assert "lr=3 is outside" in repair_prompt
+
+
+@pytest.mark.parametrize(
+    "bad_replies",
+    [
+        ["no json at all", "still no json"],
+        [reply({"lr": 0.01}), reply({**GOOD, "opt": "rmsprop"})],
+        [RuntimeError("provider down"), reply(GOOD)],
+        [TimeoutError("timed out")],
+    ],
+    ids=["malformed", "invalid-twice", "provider-error", "timeout"],
+)
+def test_unusable_llm_falls_back_and_the_study_goes_on(memory_url: str, bad_replies) -> None:
+    llm = ScriptedLLM(bad_replies, default=reply(GOOD))
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url))
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.state == TrialState.COMPLETE
+    assert trial.user_attrs["vmle:source"] == "fallback"
+    assert trial.user_attrs["vmle:fallback_reason"]
+    assert sorted(trial.user_attrs["vmle:independent_params"]) == sorted(SPACE)
+    for name, distribution in SPACE.items():
+        assert distribution._contains(distribution.to_internal_repr(trial.params[name]))
+
+
+def test_duplicate_proposal_is_sent_back_for_repair(memory_url: str) -> None:
+    other = {**GOOD, "layers": 5}
+    llm = ScriptedLLM([reply(GOOD), reply(GOOD), reply(other)])
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url))
+    study.optimize(objective, n_trials=2)
+    assert study.trials[1].params == other
+    assert "already tried in trial #0" in llm.calls[2].messages[-1]["content"]
+
+
+def test_without_search_space_first_trial_is_fallback_then_llm(memory_url: str) -> None:
+    llm = ScriptedLLM([], default=random_valid_reply(1))
+    sampler = VirtualMLESampler(model=llm.register(), memory_url=memory_url, seed=0)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(objective, n_trials=3)
+    sources = [t.user_attrs["vmle:source"] for t in study.trials]
+    assert sources == ["fallback", "llm", "llm"]
+    assert len(llm.calls) == 2
+
+
+def test_conditional_parameters_outside_the_space_come_from_the_fallback(memory_url: str) -> None:
+    space = {"model": CategoricalDistribution(["linear", "tree"])}
+    llm = ScriptedLLM([reply({"model": "tree"}), reply({"model": "linear"})])
+
+    def conditional(trial: optuna.Trial) -> float:
+        if trial.suggest_categorical("model", ["linear", "tree"]) == "tree":
+            return trial.suggest_int("depth", 1, 10)
+        return trial.suggest_float("alpha", 0.0, 1.0)
+
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url, search_space=space))
+    study.optimize(conditional, n_trials=2)
+    assert study.trials[0].user_attrs["vmle:independent_params"] == ["depth"]
+    assert study.trials[1].user_attrs["vmle:independent_params"] == ["alpha"]
+    assert study.trials[0].user_attrs["vmle:source"] == "llm"
+
+
+def test_failed_and_pruned_trials_are_shown_with_their_causes(memory_url: str) -> None:
+    space = {"x": FloatDistribution(0, 1)}
+    llm = ScriptedLLM([reply({"x": 0.1}), reply({"x": 0.2}), reply({"x": 0.3})])
+
+    def flaky(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0, 1)
+        if trial.number == 0:
+            raise RuntimeError("loss became NaN at epoch 3")
+        trial.report(0.42, step=2)
+        raise optuna.TrialPruned()
+
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url, search_space=space))
+    study.optimize(record_errors(flaky), n_trials=3, catch=(RuntimeError,))
+    prompt = llm.calls[2].messages[-1]["content"]
+    assert "#0 FAIL error: RuntimeError: loss became NaN at epoch 3" in prompt
+    assert "#1 PRUNED at step 2 (last value 0.42)" in prompt
+
+
+def test_running_trials_are_listed_and_not_duplicated(memory_url: str) -> None:
+    space = {"x": IntDistribution(0, 3)}
+    llm = ScriptedLLM([reply({"x": 1}), reply({"x": 1}), reply({"x": 2})])
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url, search_space=space))
+    first = study.ask()
+    assert first.suggest_int("x", 0, 3) == 1
+    second = study.ask()  # the first is still running
+    assert second.suggest_int("x", 0, 3) == 2
+    assert "Running now on other workers" in llm.calls[1].messages[-1]["content"]
+    study.tell(first, 1.0)
+    study.tell(second, 2.0)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
+
+
+def test_enqueued_trials_are_marked_and_need_no_llm(memory_url: str) -> None:
+    llm = ScriptedLLM([], default=reply(GOOD))
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url))
+    study.enqueue_trial({**GOOD, "layers": 7})
+    study.optimize(objective, n_trials=2)
+    assert study.trials[0].user_attrs["vmle:source"] == "enqueued"
+    assert study.trials[0].params["layers"] == 7
+    assert study.trials[1].user_attrs["vmle:source"] == "llm"
+    assert len(llm.calls) == 1
+
+
+def test_parallel_workers_with_n_jobs(memory_url: str) -> None:
+    llm = ScriptedLLM([], default=random_valid_reply(2))
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url))
+    study.optimize(objective, n_trials=12, n_jobs=2)
+    assert len(study.trials) == 12
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    assert all("vmle:source" in t.user_attrs for t in study.trials)
+
+
+@pytest.mark.parametrize("storage_kind", ["sqlite", "journal"])
+def test_persistent_storages(tmp_path, memory_url: str, storage_kind: str) -> None:
+    if storage_kind == "sqlite":
+        storage = f"sqlite:///{tmp_path / 'study.db'}"
+    else:
+        storage = optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(tmp_path / "journal.log"))
+        )
+    llm = ScriptedLLM([], default=random_valid_reply(3))
+    study = optuna.create_study(storage=storage, sampler=make_sampler(llm, memory_url))
+    study.optimize(objective, n_trials=3)
+    reloaded = optuna.load_study(study_name=study.study_name, storage=storage)
+    assert [t.user_attrs["vmle:source"] for t in reloaded.trials] == ["llm"] * 3
+
+
+def test_rdb_study_keeps_sampler_tables_in_the_same_database(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    llm = ScriptedLLM([], default=random_valid_reply(4))
+    sampler = VirtualMLESampler(model=llm.register(), search_space=SPACE, seed=0)
+    study = optuna.create_study(storage=url, sampler=sampler)
+    study.optimize(objective, n_trials=2)
+    import sqlalchemy
+
+    with sqlalchemy.create_engine(url).connect() as connection:
+        count = connection.execute(sqlalchemy.text("select count(*) from vmle_transcripts")).scalar()
+    assert count == 2
+
+
+def test_replay_reproduces_a_study_without_llm_calls(memory_url: str) -> None:
+    llm = ScriptedLLM(["garbage"], default=random_valid_reply(5))
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url, "replayed"))
+    study.optimize(objective, n_trials=6)
+    assert len(llm.calls) >= 6
+
+    # The same model string, now answered by a script that would fail on any call.
+    silent = ScriptedLLM([])
+    replayed = optuna.create_study(
+        sampler=make_sampler(silent, memory_url, "replayed", replay=True)
+    )
+    replayed.optimize(objective, n_trials=6)
+    assert len(silent.calls) == 0
+    assert [t.params for t in replayed.trials] == [t.params for t in study.trials]
+    assert [t.user_attrs["vmle:source"] for t in replayed.trials] == [
+        t.user_attrs["vmle:source"] for t in study.trials
+    ]
+
+
+def test_multi_objective_and_constraints_are_shown(memory_url: str) -> None:
+    space = {"x": FloatDistribution(0, 1)}
+    llm = ScriptedLLM([reply({"x": 0.1}), reply({"x": 0.9}), reply({"x": 0.5})])
+
+    def two_objectives(trial: optuna.Trial) -> tuple[float, float]:
+        x = trial.suggest_float("x", 0, 1)
+        trial.set_constraint("budget", x - 0.8)
+        return x, 1 - x
+
+    study = optuna.create_study(
+        directions=["minimize", "maximize"],
+        sampler=make_sampler(llm, memory_url, search_space=space),
+    )
+    study.optimize(two_objectives, n_trials=3)
+    prompt = llm.calls[2].messages[-1]["content"]
+    assert "value 0: minimize, value 1: maximize" in prompt
+    assert "INFEASIBLE budget=0.1" in prompt
+    assert "values=[0.1, 0.9] feasible" in prompt
+
+
+def test_prompt_size_is_bounded_in_the_number_of_trials(memory_url: str) -> None:
+    llm = ScriptedLLM([], default=random_valid_reply(6))
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url))
+    study.optimize(objective, n_trials=60)
+    sizes = [len(call.messages[-1]["content"]) for call in llm.calls]
+    assert max(sizes[30:]) < 1.1 * max(sizes[10:20])
+
+
+def test_broken_memory_database_falls_back_without_losing_trials(tmp_path) -> None:
+    llm = ScriptedLLM([], default=reply(GOOD))
+    bad_url = f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}"
+    study = optuna.create_study(sampler=make_sampler(llm, bad_url))
+    study.optimize(objective, n_trials=2)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
+    assert "memory database unavailable" in study.trials[0].user_attrs["vmle:fallback_reason"]
+
+
+def test_api_keys_never_reach_attrs_or_transcripts(monkeypatch, memory_url: str) -> None:
+    secret = "sk-test-0123456789abcdef"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    llm = ScriptedLLM([RuntimeError(f"auth failed for key {secret}")], default=reply(GOOD))
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url))
+    study.optimize(objective, n_trials=2)
+    for trial in study.trials:
+        assert secret not in json.dumps(trial.user_attrs)
+    assert secret not in open(memory_url.removeprefix("sqlite:///"), "rb").read().decode("latin-1")
+
+
+def test_reseed_rng_changes_the_llm_seed_without_touching_global_state(memory_url: str) -> None:
+    import random
+
+    sampler = make_sampler(ScriptedLLM([]), memory_url)
+    state = random.getstate()
+    before = sampler._seed
+    sampler.reseed_rng()
+    assert sampler._seed != before
+    assert random.getstate() == state
