@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ Params = dict[str, Any]
 
 
 class MissingTableEntry(RuntimeError):
-    """A tabular problem was asked for a configuration its (partial) table does not hold yet."""
+    """A tabular problem has no value for a configuration: not built yet, or training failed."""
 
 
 @dataclass(frozen=True)
@@ -255,16 +255,16 @@ class TabularProblem(Problem):
 
     space: dict[str, list[Any]] = field(default_factory=dict)
     rows: dict[tuple[int, ...], dict[str, Any]] = field(default_factory=dict)
-    metric: str = "valid_ndcg10"
+    metric: str = "valid_ndcg@10"
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_file(cls, path: Path) -> TabularProblem:
         table = json.loads(path.read_text())
         space = {name: list(values) for name, values in table["space"].items()}
-        metric = table["metadata"].get("metric", "valid_ndcg10")
+        metric = table["metadata"].get("metric", "valid_ndcg@10")
         rows = {config_key(row["params"], space): row for row in table["rows"]}
-        values = [row["metrics"][metric] for row in rows.values()]
+        values = _finite_values(rows.values(), metric)
         return cls(
             name=f"tab-{path.stem}",
             direction="maximize",
@@ -284,12 +284,18 @@ class TabularProblem(Problem):
         if row is None:
             raise MissingTableEntry(f"{self.name}: no table row for {params}")
         metrics = row["metrics"]
+        if metrics.get(self.metric) is None:  # training diverged when the table was built
+            raise MissingTableEntry(f"{self.name}: {params} failed: {metrics.get('error')}")
         attrs = {f"table:{k}": v for k, v in metrics.items() if k != self.metric}
         return Evaluation(float(metrics[self.metric]), attrs)
 
     def reference_worst(self) -> float | None:
-        values = [row["metrics"][self.metric] for row in self.rows.values()]
+        values = _finite_values(self.rows.values(), self.metric)
         return float(np.median(values)) if values else None
+
+
+def _finite_values(rows: Iterable[dict[str, Any]], metric: str) -> list[float]:
+    return [row["metrics"][metric] for row in rows if row["metrics"].get(metric) is not None]
 
 
 def _tabular_problems() -> dict[str, Problem]:

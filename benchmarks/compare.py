@@ -90,9 +90,13 @@ class SamplerTimer:
 
 
 def make_sampler(
-    name: str, *, seed: int, problem: Problem, model: str
+    name: str, *, seed: int, problem: Problem, model: str, budget: int, workdir: Path
 ) -> optuna.samplers.BaseSampler:
-    """Build sampler ``name``; raises ``ImportError`` when its dependencies are missing."""
+    """Build sampler ``name``; raises ``ImportError`` when its dependencies are missing.
+
+    vmle keeps its memory in a fresh database under ``workdir`` and never answers from stored
+    transcripts, so that runs are independent and every proposal is a real LLM call.
+    """
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if name == "random":
@@ -110,6 +114,9 @@ def make_sampler(
             task=problem.task,
             search_space=problem.search_space,
             seed=seed,
+            budget=budget,
+            memory_url=f"sqlite:///{workdir / 'vmle-memory.db'}",
+            serve_from_store=False,
         )
     raise ValueError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
 
@@ -168,15 +175,27 @@ def llm_usage(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[str, Any]:
     }
 
 
+def run_study(
+    problem: Problem, sampler_name: str, *, seed: int, trials: int, model: str
+) -> tuple[optuna.Study, SamplerTimer, float]:
+    """Optimise ``problem`` with a fresh sampler; returns the study, its timer and wall time."""
+    with tempfile.TemporaryDirectory(prefix="vmle-bench-") as workdir:
+        sampler = make_sampler(
+            sampler_name, seed=seed, problem=problem, model=model, budget=trials,
+            workdir=Path(workdir),
+        )
+        timer = SamplerTimer(sampler)
+        study = optuna.create_study(direction=problem.direction, sampler=sampler)
+        started = time.perf_counter()
+        study.optimize(problem.objective, n_trials=trials, catch=(MissingTableEntry,))
+        return study, timer, time.perf_counter() - started
+
+
 def run_one(config: dict[str, Any], problem: Problem) -> dict[str, Any]:
-    sampler = make_sampler(
-        config["sampler"], seed=config["seed"], problem=problem, model=config.get("model", "")
+    study, timer, wall = run_study(
+        problem, config["sampler"], seed=config["seed"], trials=config["trials"],
+        model=config.get("model", ""),
     )
-    timer = SamplerTimer(sampler)
-    study = optuna.create_study(direction=problem.direction, sampler=sampler)
-    started = time.perf_counter()
-    study.optimize(problem.objective, n_trials=config["trials"], catch=(MissingTableEntry,))
-    wall = time.perf_counter() - started
     trials = study.get_trials(deepcopy=False)
     values = [t.value if t.state == optuna.trial.TrialState.COMPLETE else None for t in trials]
     usage = llm_usage(trials)

@@ -1,0 +1,205 @@
+"""Build a lookup table for the tabular benchmarks by training a recommender on every grid config.
+
+The table (``benchmarks/tables/<model>-<dataset>-<grid>.json``) holds the grid, one row of
+validation and test metrics per finished configuration, and metadata: the generating command,
+the git commit, the hardware, the wall time, and whether the table is complete. Rows are
+appended as they finish (the file is rewritten atomically), so the builder can be killed and
+restarted, also in a later session: finished configurations are skipped.
+
+Configurations are trained in a seeded random order, so a partial table is a uniform random
+subset of the grid. ``compare.py`` exposes the whole grid and turns a missing configuration into
+a failed trial that still costs one trial of the budget, the same for every sampler.
+
+Usage (CPU, in the background, one torch thread)::
+
+    nohup python benchmarks/build_tables.py --dataset Beauty --model sasrec --grid small \\
+        --max-epochs 5 --user-subsample 0.2 --threads 1 > build_tables.log 2>&1 &
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import random
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _problems import TABLES_DIR, config_key  # noqa: E402
+from compare import write_json_atomically  # noqa: E402
+
+
+DATA_DIR = Path(os.environ.get("VMLE_DATA_DIR", "/work/shared/data"))
+METRIC = "valid_ndcg@10"
+GRIDS: dict[str, dict[str, list[Any]]] = {
+    "small": {
+        "lr": [3e-4, 1e-3, 3e-3],
+        "hidden_size": [32, 64],
+        "num_blocks": [1, 2],
+        "dropout": [0.2, 0.5],
+        "loss": ["bce", "sampled_softmax"],
+    },
+    "full": {
+        "lr": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2],
+        "hidden_size": [32, 64, 128],
+        "num_blocks": [1, 2, 3],
+        "dropout": [0.1, 0.3, 0.5],
+        "loss": ["bce", "sampled_softmax", "full_ce"],
+    },
+}
+FIXED = {"maxlen": 50, "num_heads": 1, "batch_size": 128, "seed": 0}
+
+
+def grid_configs(grid: dict[str, list[Any]], order_seed: int = 0) -> list[dict[str, Any]]:
+    configs = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    random.Random(order_seed).shuffle(configs)
+    return configs
+
+
+def subsample_users(dataset: Any, fraction: float, seed: int) -> Any:
+    """Keep a seeded random ``fraction`` of the users (the item catalogue is unchanged)."""
+    import dataclasses
+
+    if fraction >= 1.0:
+        return dataset
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(len(dataset.sequences), int(len(dataset.sequences) * fraction),
+                              replace=False))
+    return dataclasses.replace(
+        dataset,
+        sequences=[dataset.sequences[i] for i in keep],
+        user_ids=None if dataset.user_ids is None else dataset.user_ids[keep],
+        line_numbers=None if dataset.line_numbers is None else dataset.line_numbers[keep],
+    )
+
+
+def train_config(split: Any, model_name: str, config: dict[str, Any], args: argparse.Namespace):
+    """Train one configuration; returns its metrics row."""
+    from optuna_vmle.rec import HSTU, SASRec, TrainingConfig, fit
+
+    model_class = {"sasrec": SASRec, "hstu": HSTU}[model_name]
+    model = model_class(
+        n_items=split.n_items, maxlen=FIXED["maxlen"], hidden_size=config["hidden_size"],
+        num_blocks=config["num_blocks"], num_heads=FIXED["num_heads"], dropout=config["dropout"],
+    )
+    result = fit(
+        model, split,
+        TrainingConfig(
+            loss=config["loss"], lr=config["lr"], batch_size=FIXED["batch_size"],
+            max_epochs=args.max_epochs, patience=args.patience, seed=FIXED["seed"],
+        ),
+        device="cpu",
+    )
+    return {
+        **{f"valid_{k}": v for k, v in result.best_valid.items()},
+        **{f"test_{k}": v for k, v in result.test.items()},
+        "best_epoch": result.best_epoch,
+        "epochs": len(result.history),
+        "stop_reason": result.stop_reason,
+        "wall_s": result.wall_time_s,
+        "n_params": result.n_params,
+    }
+
+
+def git_sha() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def hardware(threads: int) -> str:
+    import torch
+
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"torch {torch.__version__} CPU, {threads} thread(s)")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default="Beauty", help="file stem under $VMLE_DATA_DIR")
+    parser.add_argument("--model", choices=["sasrec", "hstu"], default="sasrec")
+    parser.add_argument("--grid", choices=sorted(GRIDS), default="small")
+    parser.add_argument("--max-epochs", type=int, default=5)
+    parser.add_argument("--patience", type=int, default=None)
+    parser.add_argument("--user-subsample", type=float, default=1.0,
+                        help="fraction of users kept (seeded), for CPU budgets")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--max-configs", type=int, default=None, help="stop after this many new rows")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from optuna_vmle.rec import leave_one_out, load_sequences
+
+    torch.set_num_threads(args.threads)
+    grid = GRIDS[args.grid]
+    suffix = "" if args.user_subsample >= 1.0 else f"-u{args.user_subsample:g}"
+    out = args.out or TABLES_DIR / (
+        f"{args.model}-{args.dataset.lower()}-{args.grid}-e{args.max_epochs}{suffix}.json"
+    )
+    table = json.loads(out.read_text()) if out.exists() else {"rows": []}
+    if table.get("space", grid) != grid:
+        raise SystemExit(f"{out} was built with another grid; choose another --out")
+    done = {config_key(row["params"], grid) for row in table["rows"]}
+    todo = [c for c in grid_configs(grid) if config_key(c, grid) not in done]
+
+    dataset = subsample_users(load_sequences(DATA_DIR / f"{args.dataset}.txt"),
+                              args.user_subsample, seed=0)
+    split = leave_one_out(dataset, drop_short_users=True)
+    metadata = table.get("metadata", {})
+    spent = float(metadata.get("wall_s", 0.0))
+    print(f"{out.name}: {len(done)} rows done, {len(todo)} to go, {split.n_users} users",
+          flush=True)
+    for count, config in enumerate(todo[: args.max_configs], start=1):
+        started = time.perf_counter()
+        try:
+            metrics = train_config(split, args.model, config, args)
+        except Exception as error:  # a diverged config is a row too, marked failed
+            metrics = {METRIC: None, "error": f"{type(error).__name__}: {error}"}
+        spent += time.perf_counter() - started
+        table["rows"].append({"params": config, "metrics": metrics})
+        table["space"] = grid
+        table["metadata"] = {
+            "metric": METRIC,
+            "task": (f"Maximise the validation NDCG@10 (full ranking, leave-one-out) of "
+                     f"{args.model.upper()} on Amazon {args.dataset}."),
+            "command": "python benchmarks/" + " ".join(
+                shlex.quote(a) for a in [Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
+            "git_sha": git_sha(),
+            "hardware": hardware(args.threads),
+            "dataset": args.dataset,
+            "model": args.model,
+            "grid": args.grid,
+            "fixed": FIXED,
+            "max_epochs": args.max_epochs,
+            "patience": args.patience,
+            "user_subsample": args.user_subsample,
+            "n_users": split.n_users,
+            "n_configs": len(grid_configs(grid)),
+            "n_rows": len(table["rows"]),
+            "complete": len(table["rows"]) == len(grid_configs(grid)),
+            "wall_s": spent,
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        write_json_atomically(out, table)
+        print(f"[{len(done) + count}/{len(done) + len(todo)}] {config} -> "
+              f"{metrics.get(METRIC)} ({time.perf_counter() - started:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
