@@ -53,6 +53,7 @@ def make_sampler(
     llm: ScriptedLLM, memory_url: str, provider: str | None = None, **kwargs
 ) -> VirtualMLESampler:
     kwargs.setdefault("search_space", SPACE)
+    kwargs.setdefault("reflect", False)  # reflection has its own tests (test_reflection.py)
     return VirtualMLESampler(model=llm.register(provider), memory_url=memory_url, seed=0, **kwargs)
 
 
@@ -125,7 +126,9 @@ def test_duplicate_proposal_is_sent_back_for_repair(memory_url: str) -> None:
 
 def test_without_search_space_first_trial_is_fallback_then_llm(memory_url: str) -> None:
     llm = ScriptedLLM([], default=random_valid_reply(1))
-    sampler = VirtualMLESampler(model=llm.register(), memory_url=memory_url, seed=0)
+    sampler = VirtualMLESampler(
+        model=llm.register(), memory_url=memory_url, seed=0, reflect=False
+    )
     study = optuna.create_study(sampler=sampler)
     study.optimize(objective, n_trials=3)
     sources = [t.user_attrs["vmle:source"] for t in study.trials]
@@ -219,7 +222,9 @@ def test_persistent_storages(tmp_path, memory_url: str, storage_kind: str) -> No
 def test_rdb_study_keeps_sampler_tables_in_the_same_database(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'study.db'}"
     llm = ScriptedLLM([], default=random_valid_reply(4))
-    sampler = VirtualMLESampler(model=llm.register(), search_space=SPACE, seed=0)
+    sampler = VirtualMLESampler(
+        model=llm.register(), search_space=SPACE, seed=0, reflect=False
+    )
     study = optuna.create_study(storage=url, sampler=sampler)
     study.optimize(objective, n_trials=2)
     import sqlalchemy

@@ -25,6 +25,10 @@ LATENCY_S = PREFIX + "latency_s"
 COST_USD = PREFIX + "cost_usd"
 FROM_STORE = PREFIX + "from_store"
 ERROR = PREFIX + "error"
+REFLECTION = PREFIX + "reflection"
+MEMORY_IDS = PREFIX + "memory_ids"
+TRANSFERRED_FROM = PREFIX + "transferred_from"
+WARM_STARTED = PREFIX + "warm_started"  # study system attr: the warm start was enqueued
 
 SOURCE_LLM = "llm"
 SOURCE_LLM_REPAIRED = "llm-repaired"

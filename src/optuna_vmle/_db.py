@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     import optuna
 
 
-SCHEMA_VERSION = 1
+# 2: trial notes, study insights and cognition summaries (memory tables).
+SCHEMA_VERSION = 2
 DEFAULT_MEMORY_URL = "sqlite:///optuna_vmle.db"
 MEMORY_URL_ENV = "VMLE_MEMORY_URL"
 

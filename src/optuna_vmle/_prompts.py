@@ -161,3 +161,193 @@ def _placeholder(distribution: BaseDistribution) -> str:
     if isinstance(distribution, CategoricalDistribution):
         return "one of the choices"
     return "int" if isinstance(distribution, IntDistribution) else "float"
+
+
+REFLECTION_SYSTEM = (
+    "You review one finished trial of a hyperparameter search and write a short lab note. "
+    "Failed and pruned trials are the most informative: say what made them fail. "
+    "Answer with JSON only."
+)
+
+REFLECTION_USER = Template(
+    """Task: $task
+Objective: $objective
+
+Trial #$number ($state)
+Parameters: $params
+Changed versus $reference
+Outcome: $outcome
+Expectation before the run: $expectation
+
+Reply with one JSON object exactly like:
+{"hypothesis": "<what this trial tested>", "verdict": "<confirmed|refuted|inconclusive>", "rule": "<one reusable sentence>", "next_action": "<what to try next>"}
+Each text is one short sentence."""
+)
+
+INSIGHTS_SYSTEM = (
+    "You keep the lessons of a hyperparameter search: a short list of principles that held and "
+    "failure modes to avoid, each backed by the numbers of the trials that support it. "
+    "Answer with JSON only."
+)
+
+INSIGHTS_USER = Template(
+    """Task: $task
+
+Current lessons:
+$current
+
+New trial notes:
+$notes
+
+Merge the new notes into the lessons. Keep at most $max_items principles and at most $max_items failure modes; merge duplicates, drop lessons the evidence contradicts, and list the supporting trial numbers of each. Reply with one JSON object exactly like:
+{"principles": [{"text": "<one sentence>", "trials": [<trial numbers>]}], "failure_modes": [{"text": "<one sentence>", "trials": [<trial numbers>]}]}"""
+)
+
+DISTILL_SYSTEM = (
+    "You distil what a finished hyperparameter search learned into rules another engineer can "
+    "apply to a similar task. Answer with JSON only."
+)
+
+DISTILL_USER = Template(
+    """Task: $task
+Task descriptors: $descriptors
+
+Lessons of the study:
+$lessons
+
+Evidence:
+$evidence
+
+Write at most $max_rules transferable rules, each one sentence tied to the evidence or to the task descriptors. Reply with one JSON object exactly like:
+{"rules": ["<one sentence>"]}"""
+)
+
+INSIGHTS_SECTION_TITLE = "Lessons from this study's own trials (principles and failure modes)"
+TRANSFER_SECTION_TITLE = (
+    "Hypotheses from similar past studies (not confirmed here: test them, and trust this "
+    "study's own trials when they disagree)"
+)
+
+
+def build_reflection_messages(
+    *,
+    task: str,
+    directions: Sequence[StudyDirection],
+    number: int,
+    state: str,
+    params: Mapping[str, Any],
+    reference: str,
+    changed: str,
+    outcome: str,
+    expectation: str,
+) -> list[dict[str, str]]:
+    """The chat messages asking for the note of one finished trial."""
+    user = REFLECTION_USER.substitute(
+        task=task.strip() or "(not described)",
+        objective=_objective_text(directions),
+        number=number,
+        state=state,
+        params=_params_text(params),
+        reference=f"{reference}: {changed}",
+        outcome=outcome,
+        expectation=expectation or "(none recorded)",
+    )
+    return [{"role": "system", "content": REFLECTION_SYSTEM}, {"role": "user", "content": user}]
+
+
+def build_insights_messages(
+    *,
+    task: str,
+    current: Mapping[str, Any] | None,
+    notes: Sequence[Mapping[str, Any]],
+    max_items: int,
+) -> list[dict[str, str]]:
+    """The chat messages asking to merge new trial notes into the bounded study lessons."""
+    user = INSIGHTS_USER.substitute(
+        task=task.strip() or "(not described)",
+        current=format_insights(current) if current else "(none yet)",
+        notes="\n".join(_note_line(note) for note in notes) or "(none)",
+        max_items=max_items,
+    )
+    return [{"role": "system", "content": INSIGHTS_SYSTEM}, {"role": "user", "content": user}]
+
+
+def build_distill_messages(
+    *,
+    task: str,
+    descriptors: Mapping[str, Any],
+    insights: Mapping[str, Any] | None,
+    evidence: Mapping[str, Any],
+    max_rules: int,
+) -> list[dict[str, str]]:
+    """The chat messages asking for the transferable rules of a finished study."""
+    user = DISTILL_USER.substitute(
+        task=task.strip() or "(not described)",
+        descriptors=_params_text(descriptors) or "(none)",
+        lessons=format_insights(insights) if insights else "(none)",
+        evidence=format_evidence(evidence),
+        max_rules=max_rules,
+    )
+    return [{"role": "system", "content": DISTILL_SYSTEM}, {"role": "user", "content": user}]
+
+
+def format_insights(insights: Mapping[str, Any]) -> str:
+    """Principles and failure modes, one line each with their supporting trials."""
+    lines = [
+        f"- {kind}: {item['text']}{_trials_text(item.get('trials', []))}"
+        for kind, key in (("principle", "principles"), ("failure mode", "failure_modes"))
+        for item in insights.get(key, [])
+    ]
+    return "\n".join(lines)
+
+
+def format_transferred(summaries: Sequence[tuple[float, Mapping[str, Any]]]) -> str:
+    """Retrieved cognition summaries with their similarity to this task."""
+    blocks = []
+    for similarity, summary in summaries:
+        header = (
+            f"[{str(summary['id'])[:8]}] study {summary.get('study_name', '?')} "
+            f"(similarity {similarity:.2f}; {_params_text(summary.get('descriptors', {}))})"
+        )
+        rules = "".join(f"\n  - rule: {rule}" for rule in summary.get("rules", []))
+        blocks.append(header + rules + "\n" + format_evidence(summary, indent="  "))
+    return "\n".join(blocks)
+
+
+def format_evidence(evidence: Mapping[str, Any], indent: str = "") -> str:
+    """Top configurations, good parameter ranges and failure regions, one line each."""
+    lines = [
+        f"top config (value {format_value(c['value'])}): {_params_text(c['params'])}"
+        for c in evidence.get("top_configs", [])[:3]
+    ]
+    for name, good in evidence.get("param_ranges", {}).items():
+        if "values" in good:
+            lines.append(f"good {name}: " + ", ".join(format_value(v) for v in good["values"]))
+        else:
+            lines.append(
+                f"good {name}: {format_value(good['low'])} to {format_value(good['high'])}"
+            )
+    lines += [
+        f"failed with {_params_text(region['params'])}: {region.get('error') or 'no error text'}"
+        for region in evidence.get("failure_regions", [])[:3]
+    ]
+    return "\n".join(f"{indent}- {line}" for line in lines) or f"{indent}- (no evidence)"
+
+
+def _note_line(note: Mapping[str, Any]) -> str:
+    text = f"#{note['trial']} {note.get('state', '?')}: {note.get('outcome', '')}"
+    if note.get("changed"):
+        text += f" | changed: {note['changed']}"
+    if note.get("rule"):
+        text += f" | rule: {note['rule']}"
+    return text
+
+
+def _trials_text(trials: Sequence[int]) -> str:
+    if not trials:
+        return ""
+    return " (trials " + ", ".join(f"#{n}" for n in trials[:8]) + ("…" if len(trials) > 8 else "") + ")"
+
+
+def _params_text(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{name}={format_value(value)}" for name, value in params.items())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,16 +20,28 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_vmle import _attrs
+from optuna_vmle import _dashboard
 from optuna_vmle._client import LLMClient
 from optuna_vmle._db import memory_url_for
 from optuna_vmle._history import build_study_view
 from optuna_vmle._history import HistoryLimits
 from optuna_vmle._history import trial_params_for_duplicates
+from optuna_vmle._insights import consolidate_notes
 from optuna_vmle._llm import LOCAL_PROVIDER_PREFIX
+from optuna_vmle._memory import MemoryStore
 from optuna_vmle._prompts import build_proposal_messages
+from optuna_vmle._prompts import format_insights
+from optuna_vmle._prompts import format_transferred
+from optuna_vmle._prompts import INSIGHTS_SECTION_TITLE
+from optuna_vmle._prompts import TRANSFER_SECTION_TITLE
 from optuna_vmle._proposer import ProposalResult
 from optuna_vmle._proposer import request_proposal
+from optuna_vmle._reflection import reflect_on_trial
 from optuna_vmle._transcripts import TranscriptStore
+from optuna_vmle._transfer import DEFAULT_SIMILARITY_THRESHOLD
+from optuna_vmle._transfer import distill_summary
+from optuna_vmle._transfer import retrieve_summaries
+from optuna_vmle._transfer import transferred_configs
 
 
 _logger = optuna.logging.get_logger(__name__)
@@ -50,6 +63,14 @@ class VirtualMLESampler(BaseSampler):
     Every request/response pair is stored in the database at ``memory_url`` so that a finished
     study can be replayed without an LLM (``replay=True``), and every trial records its
     provenance in user attrs prefixed ``vmle:``.
+
+    After each trial (complete, failed or pruned) one more LLM call reflects on it: the note
+    (facts computed in code plus the LLM's hypothesis, verdict, rule and next action) goes to
+    ``vmle:reflection``, to the memory tables and, with optuna-dashboard installed, to the
+    trial's dashboard note. Every ``insight_interval`` notes they are consolidated into at most
+    10 principles and 10 failure modes shown in every later prompt. :meth:`distill` turns a
+    finished study into a cognition summary; a later study with similar ``descriptors`` sees it
+    as hypotheses to test and can start from its best configurations (``warm_start``).
 
     Example:
         .. code-block:: python
@@ -87,6 +108,19 @@ class VirtualMLESampler(BaseSampler):
             ``$VMLE_MEMORY_URL``, else ``sqlite:///optuna_vmle.db``.
         replay: Never call the LLM; answer from recorded transcripts (missing ones fall back).
         serve_from_store: Answer requests identical to recorded ones from the store.
+        reflect: Reflect on every finished trial (one LLM call each).
+        reflection_max_tokens: Completion token limit of a reflection.
+        reflection_timeout: Seconds allowed per reflection.
+        insight_interval: Consolidate the notes into study insights every this many notes
+            (``None``: only when :meth:`consolidate` is called).
+        descriptors: Task descriptors (e.g. ``{"model": "sasrec", "metric": "recall@10",
+            "n_users": 19445, "mean_seq_len": 8.9}``) that tag distilled summaries and select
+            the summaries of similar past studies.
+        transfer: Show the summaries of similar past studies (needs ``descriptors``).
+        transfer_threshold: Smallest descriptor similarity (0-1) of a summary to be shown.
+        max_transferred: How many summaries the prompt shows at most.
+        warm_start: Enqueue up to this many top configurations of the retrieved summaries,
+            mapped into ``search_space``, once per study (they run from the second trial on).
     """
 
     def __init__(
@@ -106,9 +140,20 @@ class VirtualMLESampler(BaseSampler):
         memory_url: str | None = None,
         replay: bool = False,
         serve_from_store: bool = True,
+        reflect: bool = True,
+        reflection_max_tokens: int = 256,
+        reflection_timeout: float | None = 60.0,
+        insight_interval: int | None = 10,
+        descriptors: Mapping[str, float | str] | None = None,
+        transfer: bool = True,
+        transfer_threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
+        max_transferred: int = 2,
+        warm_start: int = 0,
     ) -> None:
         if max_repair_rounds < 0:
             raise ValueError("max_repair_rounds must be >= 0")
+        if insight_interval is not None and insight_interval < 1:
+            raise ValueError("insight_interval must be >= 1 or None")
         self._model = model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
         self._task = task
         self._search_space = dict(search_space) if search_space is not None else None
@@ -123,8 +168,21 @@ class VirtualMLESampler(BaseSampler):
         self._memory_url = memory_url
         self._replay = replay
         self._serve_from_store = serve_from_store
+        self._reflect = reflect
+        self._reflection_max_tokens = reflection_max_tokens
+        self._reflection_timeout = reflection_timeout
+        self._insight_interval = insight_interval
+        self._descriptors = dict(descriptors or {})
+        self._transfer = transfer
+        self._transfer_threshold = transfer_threshold
+        self._max_transferred = max_transferred
+        self._warm_start = warm_start
+        self._memories: dict[str, MemoryStore] = {}
+        # Retrieved once per study: summaries change rarely, the prompt is built every trial.
+        self._transferred: dict[str, list[tuple[float, Mapping[str, Any]]]] = {}
+        self._warm_started: set[str] = set()
         self._intersection = IntersectionSearchSpace()
-        self._clients: dict[str, LLMClient] = {}
+        self._clients: dict[tuple[str, str], LLMClient] = {}
         self._lock = threading.Lock()
         # Names sampled independently per running trial; the storage attr is the durable copy.
         self._independent: dict[int, list[str]] = {}
@@ -150,6 +208,8 @@ class VirtualMLESampler(BaseSampler):
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         self._fallback.before_trial(study, trial)
+        if self._warm_start > 0:
+            self._enqueue_warm_start(study)
         fixed = trial.system_attrs.get("fixed_params")
         source = _attrs.SOURCE_ENQUEUED if fixed else _attrs.SOURCE_FALLBACK
         _attrs.set_trial_attrs(study, trial._trial_id, {_attrs.SOURCE: source})
@@ -199,18 +259,174 @@ class VirtualMLESampler(BaseSampler):
         with self._lock:
             self._independent.pop(trial._trial_id, None)
         self._fallback.after_trial(study, trial, state, values)
+        if self._reflect:
+            try:
+                self._reflect_and_remember(study, trial, state, values)
+            except Exception as error:  # Reflection is a by-product: it never fails a trial.
+                _logger.warning(f"Trial {trial.number}: reflection failed ({error}).")
+
+    def consolidate(self, study: Study, *, use_llm: bool = True) -> dict[str, Any] | None:
+        """Replace the study's insights with a consolidation of all its trial notes.
+
+        Call it at the end of a study (``distill`` does); during the study it runs every
+        ``insight_interval`` notes. Returns the insights now stored, or None without notes.
+        """
+        return self._consolidate(study, use_llm=use_llm, attempts=3)
+
+    def distill(
+        self,
+        study: Study,
+        *,
+        descriptors: Mapping[str, float | str] | None = None,
+        use_llm: bool = True,
+    ) -> dict[str, Any]:
+        """Store and return a cognition summary of ``study`` for similar future studies.
+
+        The evidence (top configurations, good parameter ranges from the top 20% of trials,
+        failure regions) is computed from the trials; the transferable rules come from the LLM,
+        else from the study insights. ``descriptors`` add to (and override) the sampler's.
+        """
+        insights = self._consolidate(study, use_llm=use_llm, attempts=3)
+        summary = distill_summary(
+            study,
+            descriptors={**self._descriptors, **(descriptors or {})},
+            insights=insights,
+            client=self._client_for(study) if use_llm else None,
+            task=self._task,
+            seed=self._seed,
+        )
+        self._memory_for(study).add_summary(summary)
+        return summary
+
+    def _reflect_and_remember(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        # The frozen trial handed to after_trial may predate the attrs written during the run.
+        fresh = study._storage.get_trial(trial._trial_id)
+        note = reflect_on_trial(
+            self._client_for(study, purpose="reflection"),
+            study,
+            fresh,
+            state,
+            values,
+            task=self._task,
+            seed=self._trial_seed(trial),
+        )
+        _attrs.set_trial_attrs(study, trial._trial_id, {_attrs.REFLECTION: note})
+        memory = self._memory_for(study)
+        memory.add_note(study.study_name, trial.number, note)
+        _dashboard.save_note(study, trial._trial_id, _dashboard.reflection_markdown(note))
+        interval = self._insight_interval
+        if interval is not None and memory.count_notes(study.study_name) % interval == 0:
+            # Another worker consolidating at the same time wins; this one skips.
+            self._consolidate(study, use_llm=True, attempts=1)
+
+    def _consolidate(
+        self, study: Study, *, use_llm: bool, attempts: int
+    ) -> dict[str, Any] | None:
+        memory = self._memory_for(study)
+        for _ in range(attempts):
+            notes = memory.notes(study.study_name)
+            if not notes:
+                return None
+            current = memory.insights(study.study_name)
+            insights = consolidate_notes(
+                notes,
+                current.insights if current else None,
+                maximize=study.directions[0] == optuna.study.StudyDirection.MAXIMIZE,
+                client=self._client_for(study) if use_llm else None,
+                task=self._task,
+                study_name=study.study_name,
+                seed=self._seed,
+            )
+            seen = current.version if current else None
+            if memory.replace_insights(
+                study.study_name, insights, n_notes=len(notes), seen_version=seen
+            ):
+                _dashboard.save_note(study, None, _dashboard.insights_markdown(insights))
+                return insights
+        latest = memory.insights(study.study_name)
+        return latest.insights if latest else None
+
+    def _memory_sections(self, study: Study) -> tuple[list[tuple[str, str]], list[str]]:
+        """The prompt sections from memory and the ids of what they show."""
+        sections: list[tuple[str, str]] = []
+        ids: list[str] = []
+        memory = self._memory_for(study)
+        record = memory.insights(study.study_name)
+        if record is not None and format_insights(record.insights):
+            sections.append((INSIGHTS_SECTION_TITLE, format_insights(record.insights)))
+            ids.append(record.memory_id)
+        transferred = self._transferred_summaries(study)
+        if transferred:
+            sections.append((TRANSFER_SECTION_TITLE, format_transferred(transferred)))
+            ids += [f"summary:{summary['id']}" for _, summary in transferred]
+        return sections, ids
+
+    def _transferred_summaries(self, study: Study) -> list[tuple[float, Mapping[str, Any]]]:
+        if not (self._transfer and self._descriptors):
+            return []
+        with self._lock:
+            cached = self._transferred.get(study.study_name)
+        if cached is None:
+            cached = retrieve_summaries(
+                self._memory_for(study).summaries(),
+                self._descriptors,
+                exclude_study=study.study_name,
+                threshold=self._transfer_threshold,
+                limit=self._max_transferred,
+            )
+            with self._lock:
+                self._transferred[study.study_name] = cached
+        return cached
+
+    def _enqueue_warm_start(self, study: Study) -> None:
+        with self._lock:
+            if study.study_name in self._warm_started:
+                return
+            self._warm_started.add(study.study_name)
+        # The study attr stops other workers (and later runs of this study) from enqueuing again.
+        storage = study._storage
+        if storage.get_study_system_attrs(study._study_id).get(_attrs.WARM_STARTED):
+            return
+        storage.set_study_system_attr(study._study_id, _attrs.WARM_STARTED, True)
+        if self._search_space is None:
+            _logger.warning("warm_start needs search_space; no configuration was transferred.")
+            return
+        configs = transferred_configs(
+            self._transferred_summaries(study), self._search_space, self._warm_start
+        )
+        for summary_id, params in configs:
+            study.enqueue_trial(
+                params, user_attrs={_attrs.TRANSFERRED_FROM: summary_id}, skip_if_exists=True
+            )
 
     def _ask_llm(
         self, study: Study, trial: FrozenTrial, space: dict[str, BaseDistribution]
     ) -> ProposalResult:
-        view = build_study_view(study, trial, self._history)
-        messages = build_proposal_messages(
-            task=self._task, search_space=space, view=view, budget=self._budget
-        )
         try:
             client = self._client_for(study)
         except Exception as error:  # A broken memory database must not stop the study.
             return ProposalResult(proposal=None, failure=f"memory database unavailable: {error}")
+        try:
+            sections, memory_ids = self._memory_sections(study)
+        except Exception as error:  # The proposal works without memory, only less informed.
+            _logger.warning(f"Trial {trial.number}: memory unavailable for the prompt ({error}).")
+            sections, memory_ids = [], []
+        if memory_ids:
+            _attrs.set_trial_attrs(study, trial._trial_id, {_attrs.MEMORY_IDS: memory_ids})
+        view = build_study_view(study, trial, self._history)
+        messages = build_proposal_messages(
+            task=self._task,
+            search_space=space,
+            view=view,
+            budget=self._budget,
+            extra_sections=sections,
+        )
         existing = [
             (t.number, trial_params_for_duplicates(t))
             for t in study.get_trials(deepcopy=False)
@@ -257,22 +473,35 @@ class VirtualMLESampler(BaseSampler):
             attrs[_attrs.FALLBACK_REASON] = result.failure[:300]
         _attrs.set_trial_attrs(study, trial._trial_id, attrs)
 
-    def _client_for(self, study: Study) -> LLMClient:
-        url = self._memory_url or memory_url_for(study)
+    def _client_for(self, study: Study, purpose: str = "proposal") -> LLMClient:
+        """The client for proposals (also insights and distill) or for reflections."""
+        url = self._url_for(study)
+        reflection = purpose == "reflection"
         with self._lock:
-            client = self._clients.get(url)
+            client = self._clients.get((url, purpose))
             if client is None:
                 client = LLMClient(
                     model=self._model,
                     temperature=self._temperature,
-                    timeout=self._timeout,
-                    max_tokens=self._max_tokens,
+                    timeout=self._reflection_timeout if reflection else self._timeout,
+                    max_tokens=self._reflection_max_tokens if reflection else self._max_tokens,
                     store=TranscriptStore(url),
                     replay=self._replay,
                     serve_from_store=self._serve_from_store,
                 )
-                self._clients[url] = client
+                self._clients[(url, purpose)] = client
             return client
+
+    def _memory_for(self, study: Study) -> MemoryStore:
+        url = self._url_for(study)
+        with self._lock:
+            memory = self._memories.get(url)
+            if memory is None:
+                memory = self._memories[url] = MemoryStore(url)
+            return memory
+
+    def _url_for(self, study: Study) -> str:
+        return self._memory_url or memory_url_for(study)
 
     def _trial_seed(self, trial: FrozenTrial) -> int | None:
         if self._seed is None:

@@ -1,0 +1,6 @@
+import sys
+
+from optuna_vmle.cli import main
+
+
+sys.exit(main())
