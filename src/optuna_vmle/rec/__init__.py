@@ -1,0 +1,77 @@
+"""Sequential recommendation for Optuna studies: data, SASRec/HSTU, training and objectives.
+
+Requires the ``rec`` extra (PyTorch). Typical use:
+
+.. code-block:: python
+
+    import optuna
+    from optuna_vmle.rec import RecTrainingError, load_sequences, sasrec_objective
+
+    objective = sasrec_objective(load_sequences("Beauty.txt"), max_epochs=50, time_budget_s=600)
+    study = optuna.create_study(direction="maximize")
+    study.optimize(objective, n_trials=20, catch=(RecTrainingError,))
+"""
+
+from __future__ import annotations
+
+from optuna_vmle.rec._amazon import load_amazon_reviews
+from optuna_vmle.rec._batches import EvaluationData, TrainingWindows, evaluation_data, training_windows
+from optuna_vmle.rec._data import (
+    DatasetDescriptors,
+    LeaveOneOutSplit,
+    MissingDataFileError,
+    RecDataError,
+    SequenceDataset,
+    leave_one_out,
+    load_sequences,
+)
+from optuna_vmle.rec._hstu import HSTU
+from optuna_vmle.rec._layers import SequentialRecommender
+from optuna_vmle.rec._losses import LOSSES, next_item_loss
+from optuna_vmle.rec._objective import (
+    RecObjective,
+    hstu_objective,
+    hstu_search_space,
+    sasrec_objective,
+    sasrec_search_space,
+)
+from optuna_vmle.rec._metrics import evaluate, metric_sums, random_ranking_ndcg, target_ranks
+from optuna_vmle.rec._sasrec import SASRec
+from optuna_vmle.rec._synthetic import make_synthetic_dataset
+from optuna_vmle.rec._train import EpochResult, FitResult, RecTrainingError, TrainingConfig, fit, select_device
+
+__all__ = [
+    "DatasetDescriptors",
+    "EpochResult",
+    "EvaluationData",
+    "FitResult",
+    "HSTU",
+    "LOSSES",
+    "LeaveOneOutSplit",
+    "MissingDataFileError",
+    "RecDataError",
+    "RecObjective",
+    "RecTrainingError",
+    "SASRec",
+    "SequenceDataset",
+    "SequentialRecommender",
+    "TrainingConfig",
+    "TrainingWindows",
+    "evaluate",
+    "evaluation_data",
+    "fit",
+    "hstu_objective",
+    "hstu_search_space",
+    "leave_one_out",
+    "load_amazon_reviews",
+    "load_sequences",
+    "make_synthetic_dataset",
+    "metric_sums",
+    "next_item_loss",
+    "random_ranking_ndcg",
+    "sasrec_objective",
+    "sasrec_search_space",
+    "select_device",
+    "target_ranks",
+    "training_windows",
+]

@@ -1,0 +1,220 @@
+"""The training loop: epochs, validation, early stopping, time budget and failure handling."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from typing import TYPE_CHECKING
+
+import torch
+
+from optuna_vmle.rec._batches import evaluation_data, training_windows
+from optuna_vmle.rec._losses import LOSSES, next_item_loss
+from optuna_vmle.rec._metrics import evaluate
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from optuna_vmle.rec._data import LeaveOneOutSplit
+    from optuna_vmle.rec._layers import SequentialRecommender
+
+SELECTION_METRIC = "ndcg@10"
+
+
+class RecTrainingError(RuntimeError):
+    """Training failed (NaN loss, out of memory); the message says when and with what settings."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """How to train; the model's own shape lives in the model.
+
+    Attributes:
+        loss: One of ``"bce"``, ``"sampled_softmax"``, ``"full_ce"``.
+        num_negatives: Negatives per batch for the sampled softmax.
+        lr: Adam learning rate (betas 0.9, 0.98 as in SASRec).
+        weight_decay: Adam L2 penalty.
+        batch_size: Users per batch.
+        max_epochs: Upper bound on epochs.
+        patience: Stop after this many epochs without a better validation NDCG@10 (None: never).
+        time_budget_s: Stop after the first epoch that ends past this many seconds.
+        grad_clip: Gradient-norm clipping threshold (None: no clipping).
+        eval_batch_size: Users per full-ranking evaluation batch.
+        seed: Seeds initialisation, shuffling and negative sampling.
+        track_test: Also evaluate the test split after every epoch (for learning curves).
+        bucketed_batches: Batch users of similar length together (see
+            :meth:`TrainingWindows.epoch_batches`). Each batch's loss is weighted by its number
+            of positions, so every position weighs the same as with random batches.
+    """
+
+    loss: str = "bce"
+    num_negatives: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    max_epochs: int = 200
+    patience: int | None = 10
+    time_budget_s: float | None = None
+    grad_clip: float | None = 5.0
+    eval_batch_size: int = 1024
+    seed: int = 0
+    track_test: bool = False
+    bucketed_batches: bool = True
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.max_epochs < 1:
+            raise ValueError(f"max_epochs must be at least 1, got {self.max_epochs}")
+
+
+@dataclasses.dataclass(frozen=True)
+class EpochResult:
+    epoch: int
+    loss: float
+    valid: dict[str, float]
+    test: dict[str, float] | None
+    wall_time_s: float
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+    """Outcome of :func:`fit`; ``test`` is measured with the weights of ``best_epoch``."""
+
+    history: list[EpochResult]
+    best_epoch: int
+    best_valid: dict[str, float]
+    test: dict[str, float]
+    wall_time_s: float
+    stop_reason: str
+    n_params: int
+    device: str
+
+
+def select_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA, then Apple MPS, then CPU."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _autocast_dtype(device: torch.device) -> torch.dtype | None:
+    return torch.bfloat16 if device.type == "cuda" else None
+
+
+def train_epoch(
+    model: SequentialRecommender, split: LeaveOneOutSplit, optimizer: torch.optim.Optimizer, config: TrainingConfig,
+    *, device: torch.device, generator: torch.Generator, device_generator: torch.Generator,
+) -> float:
+    """One pass over every user's training window; returns the mean batch loss."""
+    windows = training_windows(split, model.maxlen)
+    autocast_dtype = _autocast_dtype(device)
+    model.train()
+    total = torch.zeros((), device=device)
+    batches = windows.epoch_batches(config.batch_size, generator=generator, bucketed=config.bucketed_batches)
+    targets_per_batch = windows.n_targets / len(batches)
+    for rows in batches:
+        inputs, targets = (t.to(device, non_blocking=True) for t in windows.batch(rows))
+        weight = int((targets != 0).sum()) / targets_per_batch if config.bucketed_batches else 1.0
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            hidden = model.encode(inputs)
+            loss = next_item_loss(
+                hidden, targets, model.output_embeddings(), loss=config.loss, logit_scale=model.logit_scale,
+                num_negatives=config.num_negatives, generator=device_generator,
+            ) * weight
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        total += loss.detach().float()
+    return float(total) / max(len(batches), 1)
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower()
+
+
+def fit(
+    model: SequentialRecommender, split: LeaveOneOutSplit, config: TrainingConfig, *,
+    device: str | torch.device | None = None, on_epoch: Callable[[EpochResult], None] | None = None,
+) -> FitResult:
+    """Train ``model`` on ``split`` with early stopping on validation NDCG@10.
+
+    ``on_epoch`` is called after every epoch's validation; it may raise (for example
+    :class:`optuna.TrialPruned`) to abandon training. The weights of the best epoch are restored
+    before the test split is evaluated.
+
+    Raises:
+        RecTrainingError: The loss became NaN/inf, or the device ran out of memory.
+    """
+    device = select_device(device)
+    torch.manual_seed(config.seed)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.98), weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(config.seed)
+    device_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
+    valid_data = evaluation_data(split, model.maxlen, "valid")
+    test_data = evaluation_data(split, model.maxlen, "test")
+    evaluate_kwargs = dict(batch_size=config.eval_batch_size, device=device, autocast_dtype=_autocast_dtype(device))
+    n_params = sum(p.numel() for p in model.parameters())
+
+    start = time.perf_counter()
+    history: list[EpochResult] = []
+    best: EpochResult | None = None
+    best_state = None
+    stop_reason = "max_epochs"
+    epoch = 0
+    try:
+        for epoch in range(1, config.max_epochs + 1):
+            loss = train_epoch(
+                model, split, optimizer, config, device=device, generator=generator, device_generator=device_generator
+            )
+            if not torch.isfinite(torch.tensor(loss)):
+                raise RecTrainingError(
+                    f"loss became {'NaN' if loss != loss else 'infinite'} at epoch {epoch} "
+                    f"(lr={config.lr:g}, loss={config.loss}, batch_size={config.batch_size})"
+                )
+            result = EpochResult(
+                epoch=epoch,
+                loss=loss,
+                valid=evaluate(model, valid_data, **evaluate_kwargs),
+                test=evaluate(model, test_data, **evaluate_kwargs) if config.track_test else None,
+                wall_time_s=time.perf_counter() - start,
+            )
+            history.append(result)
+            if best is None or result.valid[SELECTION_METRIC] > best.valid[SELECTION_METRIC]:
+                best = result
+                best_state = copy.deepcopy(model.state_dict())
+            if on_epoch is not None:
+                on_epoch(result)
+            if config.patience is not None and epoch - best.epoch >= config.patience:
+                stop_reason = "patience"
+                break
+            if config.time_budget_s is not None and result.wall_time_s >= config.time_budget_s:
+                stop_reason = "time_budget"
+                break
+    except (RuntimeError, MemoryError) as error:
+        if isinstance(error, RecTrainingError) or not (isinstance(error, MemoryError) or _is_out_of_memory(error)):
+            raise
+        raise RecTrainingError(
+            f"out of memory on {device} at epoch {epoch} (batch_size={config.batch_size}, maxlen={model.maxlen}, "
+            f"{n_params} parameters): {error}"
+        ) from error
+    model.load_state_dict(best_state)
+    test = best.test if best.test is not None else evaluate(model, test_data, **evaluate_kwargs)
+    return FitResult(
+        history=history,
+        best_epoch=best.epoch,
+        best_valid=best.valid,
+        test=test,
+        wall_time_s=time.perf_counter() - start,
+        stop_reason=stop_reason,
+        n_params=n_params,
+        device=str(device),
+    )
