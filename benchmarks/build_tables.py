@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _problems import TABLES_DIR, config_key  # noqa: E402
+from _problems import REC_FIXED, TABLES_DIR, config_key, train_recommender  # noqa: E402
 from compare import write_json_atomically  # noqa: E402
 
 
@@ -57,7 +57,6 @@ GRIDS: dict[str, dict[str, list[Any]]] = {
         "loss": ["bce", "sampled_softmax", "full_ce"],
     },
 }
-FIXED = {"maxlen": 50, "num_heads": 1, "batch_size": 128, "seed": 0}
 
 
 def grid_configs(grid: dict[str, list[Any]], order_seed: int = 0) -> list[dict[str, Any]]:
@@ -81,34 +80,6 @@ def subsample_users(dataset: Any, fraction: float, seed: int) -> Any:
         user_ids=None if dataset.user_ids is None else dataset.user_ids[keep],
         line_numbers=None if dataset.line_numbers is None else dataset.line_numbers[keep],
     )
-
-
-def train_config(split: Any, model_name: str, config: dict[str, Any], args: argparse.Namespace):
-    """Train one configuration; returns its metrics row."""
-    from optuna_vmle.rec import HSTU, SASRec, TrainingConfig, fit
-
-    model_class = {"sasrec": SASRec, "hstu": HSTU}[model_name]
-    model = model_class(
-        n_items=split.n_items, maxlen=FIXED["maxlen"], hidden_size=config["hidden_size"],
-        num_blocks=config["num_blocks"], num_heads=FIXED["num_heads"], dropout=config["dropout"],
-    )
-    result = fit(
-        model, split,
-        TrainingConfig(
-            loss=config["loss"], lr=config["lr"], batch_size=FIXED["batch_size"],
-            max_epochs=args.max_epochs, patience=args.patience, seed=FIXED["seed"],
-        ),
-        device="cpu",
-    )
-    return {
-        **{f"valid_{k}": v for k, v in result.best_valid.items()},
-        **{f"test_{k}": v for k, v in result.test.items()},
-        "best_epoch": result.best_epoch,
-        "epochs": len(result.history),
-        "stop_reason": result.stop_reason,
-        "wall_s": result.wall_time_s,
-        "n_params": result.n_params,
-    }
 
 
 def git_sha() -> str:
@@ -168,7 +139,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for count, config in enumerate(todo[: args.max_configs], start=1):
         started = time.perf_counter()
         try:
-            metrics = train_config(split, args.model, config, args)
+            metrics = train_recommender(
+                split, args.model, config, max_epochs=args.max_epochs, patience=args.patience
+            )
         except Exception as error:  # a diverged config is a row too, marked failed
             metrics = {METRIC: None, "error": f"{type(error).__name__}: {error}"}
         spent += time.perf_counter() - started
@@ -185,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "dataset": args.dataset,
             "model": args.model,
             "grid": args.grid,
-            "fixed": FIXED,
+            "fixed": REC_FIXED,
             "max_epochs": args.max_epochs,
             "patience": args.patience,
             "user_subsample": args.user_subsample,
