@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import optuna
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from optuna.distributions import CategoricalDistribution, FloatDistribution  # noqa: E402
+
+from optuna_vmle.rec import (  # noqa: E402
+    SASRec,
+    RecTrainingError,
+    TrainingConfig,
+    fit,
+    hstu_objective,
+    hstu_search_space,
+    leave_one_out,
+    make_synthetic_dataset,
+    random_ranking_ndcg,
+    sasrec_objective,
+    sasrec_search_space,
+)
+from optuna_vmle.rec import _train  # noqa: E402
+
+SMALL = {"maxlen": 20, "hidden_size": 32, "num_blocks": 1, "batch_size": 128, "num_heads": 2}
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return make_synthetic_dataset(n_users=200, n_items=80, seed=0)
+
+
+def test_objective_reports_every_epoch_and_records_test_metrics(dataset):
+    objective = sasrec_objective(dataset, search_space=SMALL, max_epochs=2, patience=None, device="cpu")
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=2)
+
+    for trial in study.trials:
+        assert trial.state == optuna.trial.TrialState.COMPLETE
+        assert sorted(trial.intermediate_values) == [1, 2]
+        attrs = trial.user_attrs
+        assert trial.value == max(trial.intermediate_values.values()) == attrs["rec:valid_metrics"]["ndcg@10"]
+        assert set(attrs["rec:test_metrics"]) == {"hr@10", "hr@20", "ndcg@10", "ndcg@20", "mrr"}
+        assert attrs["rec:epochs"] == 2 and attrs["rec:best_epoch"] in (1, 2)
+        assert attrs["rec:device"] == "cpu" and attrs["rec:n_params"] > 0 and attrs["rec:wall_time_s"] > 0
+        # Fixed values are used but not searched.
+        assert not set(SMALL) & set(trial.params)
+        assert ("num_negatives" in trial.params) == (trial.params["loss"] == "sampled_softmax")
+        assert ("weight_decay" in trial.params) == trial.params["use_weight_decay"]
+
+
+def test_default_spaces_follow_the_documented_ranges():
+    sasrec, hstu = sasrec_search_space(), hstu_search_space()
+    assert sasrec["lr"] == FloatDistribution(1e-4, 1e-2, log=True)
+    assert sasrec["num_blocks"].high == 4 and hstu["num_blocks"].high == 8
+    assert set(sasrec["loss"].choices) == {"bce", "sampled_softmax", "full_ce"}
+    for space in (sasrec, hstu):
+        assert all(h % n == 0 for h in space["hidden_size"].choices for n in space["num_heads"].choices)
+
+
+def test_objective_exposes_search_space_and_task_description(dataset):
+    objective = hstu_objective(dataset, search_space={"maxlen": 20, "loss": CategoricalDistribution(["full_ce"])})
+    assert "maxlen" not in objective.search_space and objective.fixed_params == {"maxlen": 20}
+    assert objective.search_space["loss"] == CategoricalDistribution(["full_ce"])
+    assert "temperature" in objective.search_space
+    description = objective.task_description
+    assert "HSTU" in description and "NDCG@10" in description and "200 users" in description
+    with pytest.raises(ValueError, match="unknown HSTU hyperparameters"):
+        hstu_objective(dataset, search_space={"hiden_size": 32})
+
+
+def test_pruned_trials_stop_after_the_reported_epoch(dataset):
+    class PruneAfterFirstEpoch(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return True
+
+    objective = sasrec_objective(dataset, search_space=SMALL, max_epochs=5, device="cpu")
+    study = optuna.create_study(direction="maximize", pruner=PruneAfterFirstEpoch())
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert list(trial.intermediate_values) == [1]
+    assert "rec:test_metrics" not in trial.user_attrs
+
+
+def test_nan_loss_fails_the_trial_with_a_clear_message(dataset, monkeypatch):
+    real_loss = _train.next_item_loss
+    monkeypatch.setattr(_train, "next_item_loss", lambda *a, **k: real_loss(*a, **k) * float("nan"))
+    objective = sasrec_objective(dataset, search_space={**SMALL, "lr": 1e-3}, max_epochs=3, device="cpu")
+    study = optuna.create_study(direction="maximize")
+    study.optimize(objective, n_trials=1, catch=(RecTrainingError,))
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.FAIL
+    assert trial.user_attrs["rec:failure"].startswith("loss became NaN at epoch 1 (lr=0.001")
+    with pytest.raises(RecTrainingError, match="loss became NaN at epoch 1"):
+        study.optimize(objective, n_trials=1)
+
+
+def test_indivisible_hidden_size_fails_the_trial_clearly(dataset):
+    objective = sasrec_objective(dataset, search_space={**SMALL, "hidden_size": 30, "num_heads": 4})
+    study = optuna.create_study(direction="maximize")
+    study.optimize(objective, n_trials=1, catch=(RecTrainingError,))
+    assert study.trials[0].state == optuna.trial.TrialState.FAIL
+    assert "hidden_size 30 is not divisible by num_heads 4" in study.trials[0].user_attrs["rec:failure"]
+
+
+def test_early_stopping_and_time_budget_end_training(dataset):
+    split = leave_one_out(dataset)
+    model = SASRec(n_items=dataset.n_items, maxlen=20, hidden_size=16, num_blocks=1)
+    result = fit(model, split, TrainingConfig(lr=1e-7, max_epochs=50, patience=2), device="cpu")
+    assert result.stop_reason == "patience" and len(result.history) == result.best_epoch + 2
+    result = fit(model, split, TrainingConfig(max_epochs=50, patience=None, time_budget_s=0.0), device="cpu")
+    assert result.stop_reason == "time_budget" and len(result.history) == 1
+
+
+def test_trained_model_clearly_beats_random_ranking(dataset):
+    split = leave_one_out(dataset)
+    torch.manual_seed(0)
+    model = SASRec(n_items=dataset.n_items, maxlen=20, hidden_size=32, num_blocks=1, num_heads=1, dropout=0.1)
+    result = fit(model, split, TrainingConfig(loss="full_ce", lr=3e-3, batch_size=64, max_epochs=12), device="cpu")
+    assert result.test["ndcg@10"] > 5 * random_ranking_ndcg(dataset.n_items)
+    assert result.test["hr@10"] > 0.4
