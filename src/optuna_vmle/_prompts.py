@@ -343,10 +343,11 @@ def _note_line(note: Mapping[str, Any]) -> str:
     return text
 
 
-def _trials_text(trials: Sequence[int]) -> str:
+def _trials_text(trials: Sequence[int], shown: int = 5) -> str:
     if not trials:
         return ""
-    return " (trials " + ", ".join(f"#{n}" for n in trials[:8]) + ("…" if len(trials) > 8 else "") + ")"
+    more = f" and {len(trials) - shown} more" if len(trials) > shown else ""
+    return " (trials " + ", ".join(f"#{n}" for n in trials[:shown]) + more + ")"
 
 
 def _params_text(params: Mapping[str, Any]) -> str:
