@@ -65,7 +65,9 @@ class SequentialRecommender(nn.Module):
     def score_next(self, items: torch.Tensor) -> torch.Tensor:
         """``[B, n_items + 1]`` scores of every item as the next one after ``items``."""
         last = self.encode(items)[:, -1] * self.logit_scale
-        return last @ self.output_embeddings().T
+        # Item-major product, returned as a transposed view: on CPU (MKL) this is about twice
+        # as fast as ``last @ embeddings.T`` for thin query batches.
+        return (self.output_embeddings() @ last.T).T
 
 
 def xavier_init(module: nn.Module) -> None:
