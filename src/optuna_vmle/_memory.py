@@ -94,12 +94,7 @@ class MemoryStore:
             note_json=json.dumps(note, sort_keys=True),
             created_at=_now(),
         )
-        try:
-            with Session(self._engine) as session, session.begin():
-                session.add(row)
-        except sqlalchemy.exc.IntegrityError:
-            return False
-        return True
+        return self._insert_unless_exists(row)
 
     def notes(self, study_name: str) -> list[dict[str, Any]]:
         """All notes of a study, in trial order."""
@@ -146,12 +141,7 @@ class MemoryStore:
                 insights_json=payload,
                 updated_at=_now(),
             )
-            try:
-                with Session(self._engine) as session, session.begin():
-                    session.add(row)
-            except sqlalchemy.exc.IntegrityError:
-                return False
-            return True
+            return self._insert_unless_exists(row)
         statement = (
             sqlalchemy.update(StudyInsights)
             .where(StudyInsights.study_name == study_name)
@@ -174,12 +164,7 @@ class MemoryStore:
             summary_json=json.dumps(summary, sort_keys=True),
             created_at=_now(),
         )
-        try:
-            with Session(self._engine) as session, session.begin():
-                session.add(row)
-        except sqlalchemy.exc.IntegrityError:
-            return False
-        return True
+        return self._insert_unless_exists(row)
 
     def summaries(self, ids: list[str] | None = None) -> list[dict[str, Any]]:
         """All stored summaries (or those with the given ids), oldest first."""
@@ -188,6 +173,18 @@ class MemoryStore:
             statement = statement.where(Summary.id.in_(ids))
         with Session(self._engine) as session:
             return [json.loads(text) for text in session.scalars(statement)]
+
+    def _insert_unless_exists(self, row: Base) -> bool:
+        """Insert ``row``; False if its unique key exists (written by another worker, or before).
+
+        Insert-then-catch works the same on every backend, unlike dialect-specific upserts.
+        """
+        try:
+            with Session(self._engine) as session, session.begin():
+                session.add(row)
+        except sqlalchemy.exc.IntegrityError:
+            return False
+        return True
 
 
 def _now() -> datetime.datetime:
