@@ -183,3 +183,14 @@ def test_command_line_distill_export_import_show(tmp_path, capsys) -> None:
     assert f"summary {summary['id']} from study cli-study (model=sasrec, n_users=100.0)" in (
         capsys.readouterr().out
     )
+
+
+def test_a_broken_memory_database_skips_the_warm_start_not_the_study(tmp_path) -> None:
+    llm = ScriptedLLM([], default=by_purpose())
+    sampler = VirtualMLESampler(
+        model=llm.register(), memory_url=f"sqlite:///{tmp_path / 'missing' / 'x.db'}",
+        search_space=NEW_SPACE, descriptors=SASREC_BABY, warm_start=2,
+    )
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(new_objective, n_trials=2)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]

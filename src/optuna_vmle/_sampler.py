@@ -209,7 +209,10 @@ class VirtualMLESampler(BaseSampler):
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         self._fallback.before_trial(study, trial)
         if self._warm_start > 0:
-            self._enqueue_warm_start(study)
+            try:
+                self._enqueue_warm_start(study)
+            except Exception as error:  # Transfer is optional; the study starts cold instead.
+                _logger.warning(f"Warm start skipped ({error}).")
         fixed = trial.system_attrs.get("fixed_params")
         source = _attrs.SOURCE_ENQUEUED if fixed else _attrs.SOURCE_FALLBACK
         _attrs.set_trial_attrs(study, trial._trial_id, {_attrs.SOURCE: source})
