@@ -288,6 +288,20 @@ class VirtualMLESampler(BaseSampler):
         The evidence (top configurations, good parameter ranges from the top 20% of trials,
         failure regions) is computed from the trials; the transferable rules come from the LLM,
         else from the study insights. ``descriptors`` add to (and override) the sampler's.
+
+        Example:
+            .. code-block:: python
+
+                descriptors = {"model": "sasrec", "metric": "recall@10", "n_users": 22363}
+                sampler = VirtualMLESampler(task="SASRec on Amazon Beauty", descriptors=descriptors)
+                study = optuna.create_study(direction="maximize", sampler=sampler)
+                study.optimize(objective, n_trials=50)
+                sampler.distill(study)
+
+                # A later study on a similar dataset sees the summary and starts from its best
+                # configurations.
+                descriptors = {"model": "sasrec", "metric": "recall@10", "n_users": 19445}
+                sampler = VirtualMLESampler(descriptors=descriptors, search_space=space, warm_start=2)
         """
         insights = self._consolidate(study, use_llm=use_llm, attempts=3)
         summary = distill_summary(

@@ -364,6 +364,14 @@ def export_summaries(memory_url: str, path: str | Path, ids: Sequence[str] | Non
     """Write the summaries stored at ``memory_url`` (all, or those in ``ids``) to a JSON file.
 
     Returns the number of summaries written.
+
+    Example:
+        .. code-block:: python
+
+            from optuna_vmle import export_summaries, import_summaries
+
+            export_summaries("sqlite:///team_a.db", "summaries.json")
+            import_summaries("postgresql://db.team-b/optuna", "summaries.json")
     """
     summaries = MemoryStore(memory_url).summaries(list(ids) if ids is not None else None)
     write_summaries_file(summaries, path)
