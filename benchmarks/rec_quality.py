@@ -77,42 +77,68 @@ def main() -> None:
         torch.manual_seed(args.seed)
         model = model_class(n_items=split.n_items, maxlen=args.maxlen, **model_kwargs)
         config = TrainingConfig(
-            **TRAINING[name], max_epochs=args.max_epochs, patience=args.patience, time_budget_s=args.time_budget,
-            seed=args.seed, track_test=True,
+            **TRAINING[name],
+            max_epochs=args.max_epochs,
+            patience=args.patience,
+            time_budget_s=args.time_budget,
+            seed=args.seed,
+            track_test=True,
         )
         record = results[name] = {
             "model": {"class": model_class.__name__, "maxlen": args.maxlen, **model_kwargs},
-            "training": TRAINING[name], "published": PUBLISHED[name], "curve": [],
+            "training": TRAINING[name],
+            "published": PUBLISHED[name],
+            "curve": [],
         }
         print(f"== {name}: {record['model']} {record['training']}", flush=True)
         print("epoch  loss     val_ndcg@10  test_ndcg@10  test_hr@10  wall_s", flush=True)
 
-        def log(epoch) -> None:
-            record["curve"].append({
-                "epoch": epoch.epoch, "loss": epoch.loss, "valid": epoch.valid, "test": epoch.test,
-                "wall_time_s": round(epoch.wall_time_s, 1),
-            })
-            print(f"{epoch.epoch:5d}  {epoch.loss:.4f}   {epoch.valid['ndcg@10']:.4f}       {epoch.test['ndcg@10']:.4f}"
-                  f"        {epoch.test['hr@10']:.4f}      {epoch.wall_time_s:.0f}", flush=True)
+        def log(epoch, record=record) -> None:
+            record["curve"].append(
+                {
+                    "epoch": epoch.epoch,
+                    "loss": epoch.loss,
+                    "valid": epoch.valid,
+                    "test": epoch.test,
+                    "wall_time_s": round(epoch.wall_time_s, 1),
+                }
+            )
+            print(
+                f"{epoch.epoch:5d}  {epoch.loss:.4f}   {epoch.valid['ndcg@10']:.4f}       {epoch.test['ndcg@10']:.4f}"
+                f"        {epoch.test['hr@10']:.4f}      {epoch.wall_time_s:.0f}",
+                flush=True,
+            )
             save()
 
         start = time.perf_counter()
         result = fit(model, split, config, device=args.device, on_epoch=log)
         record.update(
-            best_epoch=result.best_epoch, epochs=len(result.history), stop_reason=result.stop_reason,
-            best_valid=result.best_valid, test=result.test, wall_time_s=round(time.perf_counter() - start, 1),
-            n_params=result.n_params, device=result.device,
+            best_epoch=result.best_epoch,
+            epochs=len(result.history),
+            stop_reason=result.stop_reason,
+            best_valid=result.best_valid,
+            test=result.test,
+            wall_time_s=round(time.perf_counter() - start, 1),
+            n_params=result.n_params,
+            device=result.device,
         )
         save()
-        print(f"-> {name}: test NDCG@10 {result.test['ndcg@10']:.4f} HR@10 {result.test['hr@10']:.4f} "
-              f"(published {PUBLISHED[name]['ndcg@10']} / {PUBLISHED[name]['hr@10']}) at epoch {result.best_epoch} "
-              f"of {len(result.history)}, {record['wall_time_s']:.0f} s", flush=True)
+        print(
+            f"-> {name}: test NDCG@10 {result.test['ndcg@10']:.4f} HR@10 {result.test['hr@10']:.4f} "
+            f"(published {PUBLISHED[name]['ndcg@10']} / {PUBLISHED[name]['hr@10']}) at epoch {result.best_epoch} "
+            f"of {len(result.history)}, {record['wall_time_s']:.0f} s",
+            flush=True,
+        )
 
     summary = {
         name: {
-            "test_ndcg@10": round(r["test"]["ndcg@10"], 4), "test_hr@10": round(r["test"]["hr@10"], 4),
-            "valid_ndcg@10": round(r["best_valid"]["ndcg@10"], 4), "best_epoch": r["best_epoch"],
-            "epochs": r["epochs"], "wall_time_s": r["wall_time_s"], "published_ndcg@10": r["published"]["ndcg@10"],
+            "test_ndcg@10": round(r["test"]["ndcg@10"], 4),
+            "test_hr@10": round(r["test"]["hr@10"], 4),
+            "valid_ndcg@10": round(r["best_valid"]["ndcg@10"], 4),
+            "best_epoch": r["best_epoch"],
+            "epochs": r["epochs"],
+            "wall_time_s": r["wall_time_s"],
+            "published_ndcg@10": r["published"]["ndcg@10"],
         }
         for name, r in results.items()
     }

@@ -70,11 +70,17 @@ def main() -> None:
 
     model_class = SASRec if args.model == "sasrec" else HSTU
     model = model_class(
-        n_items=split.n_items, maxlen=args.maxlen, hidden_size=args.hidden_size, num_blocks=args.num_blocks,
-        num_heads=args.num_heads, dropout=args.dropout,
+        n_items=split.n_items,
+        maxlen=args.maxlen,
+        hidden_size=args.hidden_size,
+        num_blocks=args.num_blocks,
+        num_heads=args.num_heads,
+        dropout=args.dropout,
     ).to(device)
     config = TrainingConfig(
-        loss=args.loss, num_negatives=args.num_negatives, batch_size=args.batch_size,
+        loss=args.loss,
+        num_negatives=args.num_negatives,
+        batch_size=args.batch_size,
         bucketed_batches=not args.no_bucketing,
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.98))

@@ -33,7 +33,9 @@ def make_sampler(name: str, objective, seed: int) -> optuna.samplers.BaseSampler
         return optuna.samplers.TPESampler(seed=seed)
     from optuna_vmle import VirtualMLESampler
 
-    return VirtualMLESampler(model=None, task=objective.task_description, search_space=objective.search_space, seed=seed)
+    return VirtualMLESampler(
+        model=None, task=objective.task_description, search_space=objective.search_space, seed=seed
+    )
 
 
 def main() -> None:
@@ -61,9 +63,11 @@ def main() -> None:
     print(f"\nbest trial #{best.number}: validation NDCG@10 {best.value:.4f}")
     print(f"  params: {best.params}")
     print(f"  fixed: {objective.fixed_params}")
-    print(f"  test: NDCG@10 {test['ndcg@10']:.4f}, HR@10 {test['hr@10']:.4f}, MRR {test['mrr']:.4f} "
-          f"(epoch {best.user_attrs['rec:best_epoch']} of {best.user_attrs['rec:epochs']}, "
-          f"{best.user_attrs['rec:wall_time_s']:.1f} s)")
+    print(
+        f"  test: NDCG@10 {test['ndcg@10']:.4f}, HR@10 {test['hr@10']:.4f}, MRR {test['mrr']:.4f} "
+        f"(epoch {best.user_attrs['rec:best_epoch']} of {best.user_attrs['rec:epochs']}, "
+        f"{best.user_attrs['rec:wall_time_s']:.1f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,10 @@ def test_ranks_match_brute_force_with_ties_and_seen_items():
     # Few distinct values force many ties; seen items sometimes include the target itself.
     scores = rng.integers(0, 6, size=(n_users, n_items + 1)).astype(np.float32)
     targets = rng.integers(1, n_items + 1, size=n_users)
-    seen = [set(rng.choice(np.arange(1, n_items + 1), size=rng.integers(0, 10), replace=False).tolist())
-            for _ in range(n_users)]
+    seen = [
+        set(rng.choice(np.arange(1, n_items + 1), size=rng.integers(0, 10), replace=False).tolist())
+        for _ in range(n_users)
+    ]
     seen[0].add(int(targets[0]))
     rows = torch.tensor([u for u in range(n_users) for _ in seen[u]], dtype=torch.long)
     items = torch.tensor([i for u in range(n_users) for i in seen[u]], dtype=torch.long)
@@ -85,7 +87,7 @@ def test_evaluate_matches_brute_force_over_batches():
     metrics = evaluate(FixedScores(table, 10), evaluation_data(split, 10, "test"), batch_size=8)
 
     ranks = []
-    for train, valid, test in zip(split.train, split.valid_targets, split.test_targets):
+    for train, valid, test in zip(split.train, split.valid_targets, split.test_targets, strict=True):
         history = np.append(train, valid)
         ranks.append(brute_force_rank(table[history[-1]].numpy(), int(test), set(history.tolist())))
     ranks = np.asarray(ranks)

@@ -31,8 +31,9 @@ def test_every_model_trains_with_every_loss(model_name, loss):
     items, targets = left_padded_batch()
     hidden = model.encode(items)
     assert hidden.shape == (5, MAXLEN, 16)
-    value = next_item_loss(hidden, targets, model.output_embeddings(), loss=loss, logit_scale=model.logit_scale,
-                           num_negatives=8)
+    value = next_item_loss(
+        hidden, targets, model.output_embeddings(), loss=loss, logit_scale=model.logit_scale, num_negatives=8
+    )
     assert value.shape == () and torch.isfinite(value)
     value.backward()
     item_grad = model.embedding.items.weight.grad

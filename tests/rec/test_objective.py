@@ -8,9 +8,10 @@ torch = pytest.importorskip("torch")
 from optuna.distributions import CategoricalDistribution, FloatDistribution  # noqa: E402
 
 from optuna_vmle.rec import (  # noqa: E402
-    SASRec,
     RecTrainingError,
+    SASRec,
     TrainingConfig,
+    _train,  # noqa: E402
     fit,
     hstu_objective,
     hstu_search_space,
@@ -20,7 +21,6 @@ from optuna_vmle.rec import (  # noqa: E402
     sasrec_objective,
     sasrec_search_space,
 )
-from optuna_vmle.rec import _train  # noqa: E402
 
 SMALL = {"maxlen": 20, "hidden_size": 32, "num_blocks": 1, "batch_size": 128, "num_heads": 2}
 

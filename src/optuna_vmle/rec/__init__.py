@@ -28,6 +28,7 @@ from optuna_vmle.rec._data import (
 from optuna_vmle.rec._hstu import HSTU
 from optuna_vmle.rec._layers import SequentialRecommender
 from optuna_vmle.rec._losses import LOSSES, next_item_loss
+from optuna_vmle.rec._metrics import evaluate, metric_sums, random_ranking_ndcg, target_ranks
 from optuna_vmle.rec._objective import (
     RecObjective,
     hstu_objective,
@@ -35,7 +36,6 @@ from optuna_vmle.rec._objective import (
     sasrec_objective,
     sasrec_search_space,
 )
-from optuna_vmle.rec._metrics import evaluate, metric_sums, random_ranking_ndcg, target_ranks
 from optuna_vmle.rec._sasrec import SASRec
 from optuna_vmle.rec._synthetic import make_synthetic_dataset
 from optuna_vmle.rec._train import EpochResult, FitResult, RecTrainingError, TrainingConfig, fit, select_device

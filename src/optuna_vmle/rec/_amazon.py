@@ -28,7 +28,9 @@ def _read_json_lines(path: str) -> list[tuple[str, str, float]]:
                 continue
             try:
                 record = json.loads(text)
-                rows.append((str(record[_JSON_FIELDS[0]]), str(record[_JSON_FIELDS[1]]), float(record[_JSON_FIELDS[2]])))
+                rows.append(
+                    (str(record[_JSON_FIELDS[0]]), str(record[_JSON_FIELDS[1]]), float(record[_JSON_FIELDS[2]]))
+                )
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
                 raise RecDataError(
                     f"expected a JSON review with fields {', '.join(_JSON_FIELDS)} ({error})", path=path, line=number
@@ -103,7 +105,9 @@ def load_amazon_reviews(
     for user, events in by_user.items():
         user_ids[user] = len(user_ids) + 1
         events.sort(key=lambda event: event[0])
-        sequences.append(np.asarray([item_ids.setdefault(item, len(item_ids) + 1) for _, item in events], dtype=np.int64))
+        sequences.append(
+            np.asarray([item_ids.setdefault(item, len(item_ids) + 1) for _, item in events], dtype=np.int64)
+        )
     return SequenceDataset(
         sequences=sequences,
         n_items=len(item_ids),

@@ -21,7 +21,7 @@ def _left_pad(sequences: Sequence[np.ndarray], maxlen: int) -> tuple[torch.Tenso
     for row, sequence in enumerate(sequences):
         tail = sequence[-maxlen:]
         if len(tail):
-            padded[row, maxlen - len(tail):] = tail
+            padded[row, maxlen - len(tail) :] = tail
         lengths[row] = len(tail)
     return torch.from_numpy(padded), torch.from_numpy(lengths)
 
@@ -105,7 +105,7 @@ def evaluation_data(split: LeaveOneOutSplit, maxlen: int, stage: str) -> Evaluat
     if stage == "valid":
         histories, targets = split.train, split.valid_targets
     elif stage == "test":
-        histories = [np.append(train, valid) for train, valid in zip(split.train, split.valid_targets)]
+        histories = [np.append(train, valid) for train, valid in zip(split.train, split.valid_targets, strict=True)]
         targets = split.test_targets
     else:
         raise ValueError(f"stage must be 'valid' or 'test', got {stage!r}")

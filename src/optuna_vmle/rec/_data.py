@@ -140,7 +140,9 @@ def _detect_format(path: str) -> str:
     return "user_item" if repeated else "user_items"
 
 
-def load_sequences(path: str | os.PathLike[str], *, line_format: str = "auto", name: str | None = None) -> SequenceDataset:
+def load_sequences(
+    path: str | os.PathLike[str], *, line_format: str = "auto", name: str | None = None
+) -> SequenceDataset:
     """Read a sequential-recommendation text file.
 
     Args:

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from optuna_vmle.rec._hstu_attention import pointwise_aggregated_attention
-from optuna_vmle.rec._layers import ItemAndPositionEmbedding, SequentialRecommender, attention_mask, xavier_init
+from optuna_vmle.rec._layers import ItemAndPositionEmbedding, SequentialRecommender, xavier_init
 from optuna_vmle.rec._relative_bias import RelativePositionBias
 
 
@@ -15,7 +15,13 @@ class HSTUBlock(nn.Module):
     """LN -> SiLU(UVQK projection) -> pointwise attention -> U-gating -> output projection."""
 
     def __init__(
-        self, hidden_size: int, num_heads: int, linear_dim: int, attention_dim: int, maxlen: int, dropout: float,
+        self,
+        hidden_size: int,
+        num_heads: int,
+        linear_dim: int,
+        attention_dim: int,
+        maxlen: int,
+        dropout: float,
         attention_dropout: float,
     ) -> None:
         super().__init__()
@@ -31,8 +37,14 @@ class HSTUBlock(nn.Module):
         u, v, q, k = F.silu(self.uvqk(F.layer_norm(x, x.shape[-1:]))).split(self.split_sizes, dim=-1)
         q, k, v = (t.view(batch, length, self.num_heads, -1).transpose(1, 2) for t in (q, k, v))
         attended = pointwise_aggregated_attention(
-            q, k, v, bias=self.relative_bias(length), mask=mask, maxlen=self.maxlen,
-            dropout=self.attention_dropout, training=self.training,
+            q,
+            k,
+            v,
+            bias=self.relative_bias(length),
+            mask=mask,
+            maxlen=self.maxlen,
+            dropout=self.attention_dropout,
+            training=self.training,
         )
         attended = attended.transpose(1, 2).reshape(batch, length, -1)
         gated = u * F.layer_norm(attended, attended.shape[-1:])
@@ -56,9 +68,18 @@ class HSTU(SequentialRecommender):
     """
 
     def __init__(
-        self, *, n_items: int, maxlen: int = 50, hidden_size: int = 64, num_blocks: int = 2, num_heads: int = 1,
-        linear_dim: int | None = None, attention_dim: int | None = None, dropout: float = 0.2,
-        attention_dropout: float = 0.0, temperature: float = 0.05,
+        self,
+        *,
+        n_items: int,
+        maxlen: int = 50,
+        hidden_size: int = 64,
+        num_blocks: int = 2,
+        num_heads: int = 1,
+        linear_dim: int | None = None,
+        attention_dim: int | None = None,
+        dropout: float = 0.2,
+        attention_dropout: float = 0.0,
+        temperature: float = 0.05,
     ) -> None:
         super().__init__()
         if hidden_size % num_heads:
@@ -67,18 +88,21 @@ class HSTU(SequentialRecommender):
         self.n_items, self.maxlen, self.logit_scale = n_items, maxlen, 1.0 / temperature
         self.embedding = ItemAndPositionEmbedding(n_items, hidden_size, maxlen, dropout)
         self.blocks = nn.ModuleList(
-            HSTUBlock(hidden_size, num_heads, linear_dim or per_head, attention_dim or per_head, maxlen, dropout,
-                      attention_dropout)
+            HSTUBlock(
+                hidden_size,
+                num_heads,
+                linear_dim or per_head,
+                attention_dim or per_head,
+                maxlen,
+                dropout,
+                attention_dropout,
+            )
             for _ in range(num_blocks)
         )
         xavier_init(self)
 
     def encode(self, items: torch.Tensor) -> torch.Tensor:
-        mask = attention_mask(items)
-        x = self.embedding(items)
-        for block in self.blocks:
-            x = block(x, mask)
-        return F.normalize(x, dim=-1)
+        return F.normalize(self.run_blocks(items), dim=-1)
 
     def output_embeddings(self) -> torch.Tensor:
         return F.normalize(self.embedding.items.weight, dim=-1)

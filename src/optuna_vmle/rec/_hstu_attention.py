@@ -7,8 +7,15 @@ import torch.nn.functional as F
 
 
 def pointwise_aggregated_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, bias: torch.Tensor, mask: torch.Tensor, maxlen: int,
-    dropout: float = 0.0, training: bool = False,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    bias: torch.Tensor,
+    mask: torch.Tensor,
+    maxlen: int,
+    dropout: float = 0.0,
+    training: bool = False,
 ) -> torch.Tensor:
     """``SiLU(q k^T + bias) / maxlen`` applied to ``v``, with masked weights set to zero.
 

@@ -55,9 +55,19 @@ class SequentialRecommender(nn.Module):
     maxlen: int
     n_items: int
     logit_scale: float = 1.0
+    embedding: ItemAndPositionEmbedding
+    blocks: nn.ModuleList
 
     def encode(self, items: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def run_blocks(self, items: torch.Tensor) -> torch.Tensor:
+        """Embed ``items`` and pass them through ``self.blocks`` under the causal padding mask."""
+        mask = attention_mask(items)
+        x = self.embedding(items)
+        for block in self.blocks:
+            x = block(x, mask)
+        return x
 
     def output_embeddings(self) -> torch.Tensor:
         raise NotImplementedError

@@ -17,7 +17,11 @@ LOSSES = ("bce", "sampled_softmax", "full_ce")
 
 
 def bce_loss(
-    hidden: torch.Tensor, targets: torch.Tensor, embeddings: torch.Tensor, *, logit_scale: float = 1.0,
+    hidden: torch.Tensor,
+    targets: torch.Tensor,
+    embeddings: torch.Tensor,
+    *,
+    logit_scale: float = 1.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Binary cross-entropy with one uniform negative per position (the original SASRec loss).
@@ -38,8 +42,13 @@ def bce_loss(
 
 
 def sampled_softmax_loss(
-    hidden: torch.Tensor, targets: torch.Tensor, embeddings: torch.Tensor, *, num_negatives: int,
-    logit_scale: float = 1.0, generator: torch.Generator | None = None,
+    hidden: torch.Tensor,
+    targets: torch.Tensor,
+    embeddings: torch.Tensor,
+    *,
+    num_negatives: int,
+    logit_scale: float = 1.0,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Softmax over the positive and ``num_negatives`` uniform negatives shared by the batch."""
     n_items = embeddings.shape[0] - 1
@@ -61,8 +70,14 @@ def full_cross_entropy_loss(
 
 
 def next_item_loss(
-    hidden: torch.Tensor, targets: torch.Tensor, embeddings: torch.Tensor, *, loss: str, logit_scale: float = 1.0,
-    num_negatives: int = 256, generator: torch.Generator | None = None,
+    hidden: torch.Tensor,
+    targets: torch.Tensor,
+    embeddings: torch.Tensor,
+    *,
+    loss: str,
+    logit_scale: float = 1.0,
+    num_negatives: int = 256,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Loss ``loss`` (one of :data:`LOSSES`) over positions of ``[B, L]`` ``targets`` that are not 0.
 

@@ -57,8 +57,13 @@ def metric_sums(ranks: torch.Tensor, cutoffs: Sequence[int] = DEFAULT_CUTOFFS) -
 
 @torch.no_grad()
 def evaluate(
-    model: SequentialRecommender, data: EvaluationData, *, cutoffs: Sequence[int] = DEFAULT_CUTOFFS,
-    batch_size: int = 1024, device: torch.device | str = "cpu", autocast_dtype: torch.dtype | None = None,
+    model: SequentialRecommender,
+    data: EvaluationData,
+    *,
+    cutoffs: Sequence[int] = DEFAULT_CUTOFFS,
+    batch_size: int = 1024,
+    device: torch.device | str = "cpu",
+    autocast_dtype: torch.dtype | None = None,
 ) -> dict[str, float]:
     """HR@K, NDCG@K for K in ``cutoffs`` and MRR, averaged over all users of ``data``."""
     was_training = model.training

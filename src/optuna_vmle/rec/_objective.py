@@ -69,15 +69,21 @@ def hstu_search_space() -> dict[str, BaseDistribution]:
 
 def _suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution) -> Any:
     if isinstance(distribution, FloatDistribution):
-        return trial.suggest_float(name, distribution.low, distribution.high, log=distribution.log, step=distribution.step)
+        return trial.suggest_float(
+            name, distribution.low, distribution.high, log=distribution.log, step=distribution.step
+        )
     if isinstance(distribution, IntDistribution):
-        return trial.suggest_int(name, distribution.low, distribution.high, log=distribution.log, step=distribution.step)
+        return trial.suggest_int(
+            name, distribution.low, distribution.high, log=distribution.log, step=distribution.step
+        )
     if isinstance(distribution, CategoricalDistribution):
         return trial.suggest_categorical(name, distribution.choices)
     raise TypeError(f"unsupported distribution for {name!r}: {distribution!r}")
 
 
-def _describe(model_name: str, dataset: SequenceDataset, max_epochs: int, time_budget_s: float | None, patience: int | None) -> str:
+def _describe(
+    model_name: str, dataset: SequenceDataset, max_epochs: int, time_budget_s: float | None, patience: int | None
+) -> str:
     d = dataset.descriptors
     budget = f", at most {time_budget_s:g} s" if time_budget_s is not None else ""
     stopping = f", early stopping after {patience} epochs without improvement" if patience is not None else ""
@@ -108,10 +114,19 @@ class RecObjective:
     """
 
     def __init__(
-        self, *, model_name: str, build_model: Callable[[int, dict[str, Any]], SequentialRecommender],
-        default_space: dict[str, BaseDistribution], dataset: SequenceDataset | LeaveOneOutSplit | str | os.PathLike[str],
-        search_space: Mapping[str, Any] | None, max_epochs: int, time_budget_s: float | None, patience: int | None,
-        device: str | torch.device | None, seed: int, eval_batch_size: int,
+        self,
+        *,
+        model_name: str,
+        build_model: Callable[[int, dict[str, Any]], SequentialRecommender],
+        default_space: dict[str, BaseDistribution],
+        dataset: SequenceDataset | LeaveOneOutSplit | str | os.PathLike[str],
+        search_space: Mapping[str, Any] | None,
+        max_epochs: int,
+        time_budget_s: float | None,
+        patience: int | None,
+        device: str | torch.device | None,
+        seed: int,
+        eval_batch_size: int,
     ) -> None:
         if isinstance(dataset, (str, os.PathLike)):
             dataset = load_sequences(dataset)
@@ -166,9 +181,15 @@ class RecObjective:
         model = self._build_model(self.split.n_items, params)
         trial.set_user_attr(USER_ATTR_PREFIX + "n_params", sum(p.numel() for p in model.parameters()))
         config = TrainingConfig(
-            loss=params["loss"], num_negatives=params.get("num_negatives", 256), lr=params["lr"],
-            weight_decay=params["weight_decay"], batch_size=params["batch_size"], max_epochs=self.max_epochs,
-            patience=self.patience, time_budget_s=self.time_budget_s, eval_batch_size=self.eval_batch_size,
+            loss=params["loss"],
+            num_negatives=params.get("num_negatives", 256),
+            lr=params["lr"],
+            weight_decay=params["weight_decay"],
+            batch_size=params["batch_size"],
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            time_budget_s=self.time_budget_s,
+            eval_batch_size=self.eval_batch_size,
             seed=self.seed + trial.number,
         )
         curve: list[list[float]] = []
@@ -199,9 +220,15 @@ class RecObjective:
 
 
 def sasrec_objective(
-    dataset: SequenceDataset | LeaveOneOutSplit | str | os.PathLike[str], *,
-    search_space: Mapping[str, Any] | None = None, max_epochs: int = 200, time_budget_s: float | None = None,
-    patience: int | None = 10, device: str | torch.device | None = None, seed: int = 0, eval_batch_size: int = 1024,
+    dataset: SequenceDataset | LeaveOneOutSplit | str | os.PathLike[str],
+    *,
+    search_space: Mapping[str, Any] | None = None,
+    max_epochs: int = 200,
+    time_budget_s: float | None = None,
+    patience: int | None = 10,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+    eval_batch_size: int = 1024,
 ) -> RecObjective:
     """An objective that trains SASRec and returns validation NDCG@10 (maximize).
 
@@ -240,38 +267,70 @@ def sasrec_objective(
             study = optuna.create_study(direction="maximize")
             study.optimize(objective, n_trials=2, catch=(RecTrainingError,))
     """
+
     def build(n_items: int, params: dict[str, Any]) -> SequentialRecommender:
         return SASRec(
-            n_items=n_items, maxlen=params["maxlen"], hidden_size=params["hidden_size"],
-            num_blocks=params["num_blocks"], num_heads=params["num_heads"], dropout=params["dropout"],
+            n_items=n_items,
+            maxlen=params["maxlen"],
+            hidden_size=params["hidden_size"],
+            num_blocks=params["num_blocks"],
+            num_heads=params["num_heads"],
+            dropout=params["dropout"],
         )
 
     return RecObjective(
-        model_name="SASRec", build_model=build, default_space=sasrec_search_space(), dataset=dataset,
-        search_space=search_space, max_epochs=max_epochs, time_budget_s=time_budget_s, patience=patience,
-        device=device, seed=seed, eval_batch_size=eval_batch_size,
+        model_name="SASRec",
+        build_model=build,
+        default_space=sasrec_search_space(),
+        dataset=dataset,
+        search_space=search_space,
+        max_epochs=max_epochs,
+        time_budget_s=time_budget_s,
+        patience=patience,
+        device=device,
+        seed=seed,
+        eval_batch_size=eval_batch_size,
     )
 
 
 def hstu_objective(
-    dataset: SequenceDataset | LeaveOneOutSplit | str | os.PathLike[str], *,
-    search_space: Mapping[str, Any] | None = None, max_epochs: int = 200, time_budget_s: float | None = None,
-    patience: int | None = 10, device: str | torch.device | None = None, seed: int = 0, eval_batch_size: int = 1024,
+    dataset: SequenceDataset | LeaveOneOutSplit | str | os.PathLike[str],
+    *,
+    search_space: Mapping[str, Any] | None = None,
+    max_epochs: int = 200,
+    time_budget_s: float | None = None,
+    patience: int | None = 10,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+    eval_batch_size: int = 1024,
 ) -> RecObjective:
     """An objective that trains HSTU and returns validation NDCG@10 (maximize).
 
     Same arguments, behaviour and user attributes as :func:`sasrec_objective`, with the
     default space :func:`hstu_search_space`.
     """
+
     def build(n_items: int, params: dict[str, Any]) -> SequentialRecommender:
         return HSTU(
-            n_items=n_items, maxlen=params["maxlen"], hidden_size=params["hidden_size"],
-            num_blocks=params["num_blocks"], num_heads=params["num_heads"], dropout=params["dropout"],
+            n_items=n_items,
+            maxlen=params["maxlen"],
+            hidden_size=params["hidden_size"],
+            num_blocks=params["num_blocks"],
+            num_heads=params["num_heads"],
+            dropout=params["dropout"],
             temperature=params["temperature"],
         )
 
     return RecObjective(
-        model_name="HSTU", build_model=build, default_space=hstu_search_space(), dataset=dataset,
-        search_space=search_space, max_epochs=max_epochs, time_budget_s=time_budget_s, patience=patience,
-        device=device, seed=seed, eval_batch_size=eval_batch_size,
+        model_name="HSTU",
+        build_model=build,
+        default_space=hstu_search_space(),
+        dataset=dataset,
+        search_space=search_space,
+        max_epochs=max_epochs,
+        time_budget_s=time_budget_s,
+        patience=patience,
+        device=device,
+        seed=seed,
+        eval_batch_size=eval_batch_size,
     )

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from optuna_vmle.rec._layers import ItemAndPositionEmbedding, SequentialRecommender, attention_mask, xavier_init
+from optuna_vmle.rec._layers import ItemAndPositionEmbedding, SequentialRecommender, xavier_init
 
 
 class CausalSelfAttention(nn.Module):
@@ -61,7 +61,13 @@ class SASRec(SequentialRecommender):
     """
 
     def __init__(
-        self, *, n_items: int, maxlen: int = 50, hidden_size: int = 64, num_blocks: int = 2, num_heads: int = 1,
+        self,
+        *,
+        n_items: int,
+        maxlen: int = 50,
+        hidden_size: int = 64,
+        num_blocks: int = 2,
+        num_heads: int = 1,
         dropout: float = 0.2,
     ) -> None:
         super().__init__()
@@ -72,11 +78,7 @@ class SASRec(SequentialRecommender):
         xavier_init(self)
 
     def encode(self, items: torch.Tensor) -> torch.Tensor:
-        mask = attention_mask(items)
-        x = self.embedding(items)
-        for block in self.blocks:
-            x = block(x, mask)
-        return self.final_norm(x)
+        return self.final_norm(self.run_blocks(items))
 
     def output_embeddings(self) -> torch.Tensor:
         return self.embedding.items.weight

@@ -108,8 +108,14 @@ def _autocast_dtype(device: torch.device) -> torch.dtype | None:
 
 
 def train_epoch(
-    model: SequentialRecommender, split: LeaveOneOutSplit, optimizer: torch.optim.Optimizer, config: TrainingConfig,
-    *, device: torch.device, generator: torch.Generator, device_generator: torch.Generator,
+    model: SequentialRecommender,
+    split: LeaveOneOutSplit,
+    optimizer: torch.optim.Optimizer,
+    config: TrainingConfig,
+    *,
+    device: torch.device,
+    generator: torch.Generator,
+    device_generator: torch.Generator,
 ) -> float:
     """One pass over every user's training window; returns the mean batch loss."""
     windows = training_windows(split, model.maxlen)
@@ -123,10 +129,18 @@ def train_epoch(
         weight = int((targets != 0).sum()) / targets_per_batch if config.bucketed_batches else 1.0
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             hidden = model.encode(inputs)
-            loss = next_item_loss(
-                hidden, targets, model.output_embeddings(), loss=config.loss, logit_scale=model.logit_scale,
-                num_negatives=config.num_negatives, generator=device_generator,
-            ) * weight
+            loss = (
+                next_item_loss(
+                    hidden,
+                    targets,
+                    model.output_embeddings(),
+                    loss=config.loss,
+                    logit_scale=model.logit_scale,
+                    num_negatives=config.num_negatives,
+                    generator=device_generator,
+                )
+                * weight
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip is not None:
@@ -141,8 +155,12 @@ def _is_out_of_memory(error: BaseException) -> bool:
 
 
 def fit(
-    model: SequentialRecommender, split: LeaveOneOutSplit, config: TrainingConfig, *,
-    device: str | torch.device | None = None, on_epoch: Callable[[EpochResult], None] | None = None,
+    model: SequentialRecommender,
+    split: LeaveOneOutSplit,
+    config: TrainingConfig,
+    *,
+    device: str | torch.device | None = None,
+    on_epoch: Callable[[EpochResult], None] | None = None,
 ) -> FitResult:
     """Train ``model`` on ``split`` with early stopping on validation NDCG@10.
 
