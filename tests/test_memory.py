@@ -62,7 +62,9 @@ def grown_study(sampler: VirtualMLESampler, memory_url: str, n_trials: int) -> o
                 distributions=SPACE,
                 value=None if failed else params["lr"] * params["layers"],
                 state=TrialState.FAIL if failed else TrialState.COMPLETE,
-                user_attrs={"vmle:error": f"RuntimeError: {WORDS[i % 13]} diverged"} if failed else {},
+                user_attrs={"vmle:error": f"RuntimeError: {WORDS[i % 13]} diverged"}
+                if failed
+                else {},
             )
         )
         rule = f"prefer {WORDS[i % 13]} over {WORDS[(i // 13) % 13]}"
@@ -197,7 +199,8 @@ def fast_dir(tmp_path):
 @pytest.fixture(params=["sqlite", "postgresql"])
 def shared_database_url(request, fast_dir) -> str:
     """One database for several worker processes: a sqlite file, or PostgreSQL when
-    ``$VMLE_TEST_POSTGRES_URL`` names one (e.g. ``postgresql+psycopg2://postgres@127.0.0.1:5432/vmle``)."""
+    ``$VMLE_TEST_POSTGRES_URL`` names one, e.g.
+    ``postgresql+psycopg2://postgres@127.0.0.1:5432/vmle``."""
     if request.param == "sqlite":
         return f"sqlite:///{fast_dir / 'shared.db'}"
     url = os.environ.get(POSTGRES_URL_ENV)

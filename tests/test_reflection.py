@@ -71,7 +71,8 @@ def test_complete_failed_and_pruned_trials_get_notes_in_attrs_and_memory(memory_
     # The facts are computed in code, not asked from the LLM.
     assert notes[1]["changed"] == "lr 0.001 -> 0.01"
     assert notes[1]["outcome"] == "failed: RuntimeError: loss became NaN at epoch 3"
-    assert "learning curve 3 steps (0-2): first 0.9 at 0, best 0.7 at 1, last 0.8 at 2" in notes[2]["outcome"]
+    curve = "learning curve 3 steps (0-2): first 0.9 at 0, best 0.7 at 1, last 0.8 at 2"
+    assert curve in notes[2]["outcome"]
     assert notes[0]["expectation"] == "probe the lr"
     assert MemoryStore(memory_url).notes(study.study_name) == notes
     prompts = reflection_prompts(llm)

@@ -52,7 +52,13 @@ def new_objective(trial: optuna.Trial) -> float:
 
 
 def finished_study(memory_url: str) -> tuple[VirtualMLESampler, optuna.Study]:
-    configs = [(1e-3, 2, "adam"), (2e-3, 2, "adamw"), (5e-2, 3, "adam"), (1e-4, 4, "adam"), (8e-4, 1, "adamw")]
+    configs = [
+        (1e-3, 2, "adam"),
+        (2e-3, 2, "adamw"),
+        (5e-2, 3, "adam"),
+        (1e-4, 4, "adam"),
+        (8e-4, 1, "adamw"),
+    ]
     llm = ScriptedLLM([], default=by_purpose())
     sampler = VirtualMLESampler(
         model=llm.register(), memory_url=memory_url, search_space=OLD_SPACE,
@@ -154,10 +160,13 @@ def test_summary_files_are_versioned_and_validated(tmp_path) -> None:
     with pytest.raises(SummaryFormatError, match="format version 99"):
         read_summaries_file(path)
     hostile = {
-        "id": "x" * 100, "rules": ["ok", {"exec": "rm -rf /"}, "y" * 1000],
-        "descriptors": {"model": "sasrec", "bad": [1]}, "top_configs": [{"params": {"lr": [1]}, "value": "nan"}],
+        "id": "x" * 100,
+        "rules": ["ok", {"exec": "rm -rf /"}, "y" * 1000],
+        "descriptors": {"model": "sasrec", "bad": [1]},
+        "top_configs": [{"params": {"lr": [1]}, "value": "nan"}],
     }
-    path.write_text(json.dumps({"format": "optuna-vmle-summaries", "version": 1, "summaries": [hostile]}))
+    document = {"format": "optuna-vmle-summaries", "version": 1, "summaries": [hostile]}
+    path.write_text(json.dumps(document))
     (summary,) = read_summaries_file(path)
     assert len(summary["id"]) == 64
     assert summary["rules"] == ["ok", "y" * 240]

@@ -108,11 +108,7 @@ def rank_insights(
     """
     complete = [n for n in notes if n.get("state") == "COMPLETE"]
     failed = [n for n in notes if n.get("state") in ("FAIL", "PRUNED")]
-    principle_texts = {
-        n["trial"]: n.get("rule")
-        or (f"improved the best by changing {n['changed']}" if "new best" in n.get("outcome", "") else "")
-        for n in complete
-    }
+    principle_texts = {n["trial"]: n.get("rule") or _improvement_text(n) for n in complete}
     failure_texts = {n["trial"]: n.get("rule") or n.get("outcome", "") for n in failed}
     values = {
         n["trial"]: (-n["value"] if maximize else n["value"])
@@ -123,6 +119,12 @@ def rank_insights(
         "principles": _group_and_rank(principle_texts, values),
         "failure_modes": _group_and_rank(failure_texts, {}),
     }
+
+
+def _improvement_text(note: dict[str, Any]) -> str:
+    if "new best" not in note.get("outcome", ""):
+        return ""
+    return f"improved the best by changing {note.get('changed', '')}"
 
 
 def _group_and_rank(texts: dict[int, str], losses: dict[int, float]) -> list[dict[str, Any]]:
@@ -160,7 +162,7 @@ def _clean_items(raw: Any, known_trials: set[int]) -> list[dict[str, Any]]:
         text = " ".join(entry["text"].split())[:ITEM_MAX_CHARS]
         trials = entry.get("trials") if isinstance(entry.get("trials"), list) else []
         numbers = sorted(
-            {t for t in trials if isinstance(t, int) and not isinstance(t, bool) and t in known_trials}
+            {t for t in trials if type(t) is int and t in known_trials}  # bool is not a trial
         )
         if text:
             items.append({"text": text, "trials": numbers[-MAX_TRIALS_PER_ITEM:]})

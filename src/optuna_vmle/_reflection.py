@@ -230,7 +230,8 @@ def _value_versus_best(
     best = reference.values[0]
     better = value > best if direction == StudyDirection.MAXIMIZE else value < best
     if better:
-        return f"value {format_value(value)}, new best (was {format_value(best)} at #{reference.number})"
+        previous = f"{format_value(best)} at #{reference.number}"
+        return f"value {format_value(value)}, new best (was {previous})"
     return (
         f"value {format_value(value)}, not better than the best {format_value(best)} "
         f"at #{reference.number} (difference {format_value(abs(value - best))})"

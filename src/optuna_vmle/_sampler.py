@@ -301,7 +301,9 @@ class VirtualMLESampler(BaseSampler):
                 # A later study on a similar dataset sees the summary and starts from its best
                 # configurations.
                 descriptors = {"model": "sasrec", "metric": "recall@10", "n_users": 19445}
-                sampler = VirtualMLESampler(descriptors=descriptors, search_space=space, warm_start=2)
+                sampler = VirtualMLESampler(
+                    descriptors=descriptors, search_space=space, warm_start=2
+                )
         """
         insights = self._consolidate(study, use_llm=use_llm, attempts=3)
         summary = distill_summary(

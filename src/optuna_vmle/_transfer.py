@@ -254,7 +254,7 @@ def read_summaries_file(path: str | Path) -> list[dict[str, Any]]:
 
 
 def clean_summary(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """A summary with only the known fields, JSON scalars and bounded texts (files are untrusted)."""
+    """A summary with only known fields, JSON scalars and bounded texts (files are untrusted)."""
     return {
         "id": str(raw["id"])[:64],
         "study_name": str(raw.get("study_name", ""))[:512],
@@ -269,7 +269,11 @@ def clean_summary(raw: Mapping[str, Any]) -> dict[str, Any]:
         "n_trials": int(raw["n_trials"]) if _is_number(raw.get("n_trials")) else 0,
         "directions": _clean_texts(_list(raw.get("directions")), 8),
         "top_configs": [
-            {"trial": _trial(c), "params": _json_params(_mapping(c.get("params"))), "value": float(c["value"])}
+            {
+                "trial": _trial(c),
+                "params": _json_params(_mapping(c.get("params"))),
+                "value": float(c["value"]),
+            }
             for c in _list(raw.get("top_configs"))[:MAX_TOP_CONFIGS]
             if isinstance(c, dict) and _is_number(c.get("value")) and math.isfinite(c["value"])
         ],

@@ -81,7 +81,9 @@ def _descriptor(text: str) -> tuple[str, float | str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m optuna_vmle", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m optuna_vmle", description=__doc__.split("\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     memory_help = "SQLAlchemy URL of the optuna-vmle tables (default: --storage, $VMLE_MEMORY_URL)"
 
