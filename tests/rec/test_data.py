@@ -173,3 +173,18 @@ def test_synthetic_sequences_mostly_follow_their_chains():
     # The most frequent successor of an item accounts for most of its transitions.
     shares = [max(np.bincount(nexts)) / len(nexts) for nexts in transitions.values() if len(nexts) >= 5]
     assert np.mean(shares) > 0.7
+
+
+def test_training_batches_cover_every_user_once_and_buckets_group_similar_lengths():
+    torch = pytest.importorskip("torch")
+    from optuna_vmle.rec import training_windows
+
+    dataset = make_synthetic_dataset(n_users=300, n_items=60, min_length=3, max_length=40, seed=0)
+    windows = training_windows(leave_one_out(dataset), 50)
+    generator = torch.Generator().manual_seed(0)
+    padding = {}
+    for bucketed in (False, True):
+        batches = windows.epoch_batches(32, generator=generator, bucketed=bucketed)
+        assert sorted(torch.cat(batches).tolist()) == list(range(len(windows)))
+        padding[bucketed] = sum(int(windows.batch(rows)[0].eq(0).sum()) for rows in batches)
+    assert padding[True] < padding[False] / 4

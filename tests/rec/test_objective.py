@@ -11,7 +11,7 @@ from optuna_vmle.rec import (  # noqa: E402
     RecTrainingError,
     SASRec,
     TrainingConfig,
-    _train,  # noqa: E402
+    _train,
     fit,
     hstu_objective,
     hstu_search_space,
@@ -43,8 +43,9 @@ def test_objective_reports_every_epoch_and_records_test_metrics(dataset):
         assert set(attrs["rec:test_metrics"]) == {"hr@10", "hr@20", "ndcg@10", "ndcg@20", "mrr"}
         assert attrs["rec:epochs"] == 2 and attrs["rec:best_epoch"] in (1, 2)
         assert attrs["rec:device"] == "cpu" and attrs["rec:n_params"] > 0 and attrs["rec:wall_time_s"] > 0
-        # Fixed values are used but not searched.
+        # Fixed values are used and recorded but not searched.
         assert not set(SMALL) & set(trial.params)
+        assert attrs["rec:fixed_params"] == SMALL
         assert ("num_negatives" in trial.params) == (trial.params["loss"] == "sampled_softmax")
         assert ("weight_decay" in trial.params) == trial.params["use_weight_decay"]
 

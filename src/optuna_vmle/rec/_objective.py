@@ -172,6 +172,8 @@ class RecObjective:
     def __call__(self, trial: optuna.Trial) -> float:
         device = select_device(self.device)
         trial.set_user_attr(USER_ATTR_PREFIX + "device", str(device))
+        if self.fixed_params:
+            trial.set_user_attr(USER_ATTR_PREFIX + "fixed_params", self.fixed_params)
         try:
             params = self.sample_params(trial)
         except RecTrainingError as error:
@@ -251,7 +253,7 @@ def sasrec_objective(
     also stored in the user attribute ``rec:failure``. User attributes: ``rec:valid_metrics``,
     ``rec:test_metrics`` (at the best validation epoch), ``rec:epochs``, ``rec:best_epoch``,
     ``rec:learning_curve``, ``rec:wall_time_s``, ``rec:stop_reason``, ``rec:n_params``,
-    ``rec:device``.
+    ``rec:device`` and ``rec:fixed_params`` (the values fixed through ``search_space``).
 
     Example:
         .. code-block:: python

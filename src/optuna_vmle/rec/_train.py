@@ -125,8 +125,9 @@ def train_epoch(
     batches = windows.epoch_batches(config.batch_size, generator=generator, bucketed=config.bucketed_batches)
     targets_per_batch = windows.n_targets / len(batches)
     for rows in batches:
-        inputs, targets = (t.to(device, non_blocking=True) for t in windows.batch(rows))
-        weight = int((targets != 0).sum()) / targets_per_batch if config.bucketed_batches else 1.0
+        inputs, targets = windows.batch(rows)
+        weight = int(targets.count_nonzero()) / targets_per_batch if config.bucketed_batches else 1.0
+        inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             hidden = model.encode(inputs)
             loss = (
