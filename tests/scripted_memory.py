@@ -31,7 +31,7 @@ def reflection_reply(rule: str = "keep lr near 1e-3") -> Reply:
 
 def insights_reply(principle: str = "moderate learning rates win") -> Reply:
     def reply(messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
-        trials = [int(n) for n in re.findall(r"^#(\d+) ", messages[-1]["content"], re.M)]
+        trials = [int(n) for n in re.findall(r"^#(\d+) ", messages[-1]["content"], re.MULTILINE)]
         return json.dumps(
             {
                 "principles": [{"text": principle, "trials": trials[:3]}],

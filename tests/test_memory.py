@@ -34,7 +34,10 @@ SPACE = {"lr": FloatDistribution(1e-5, 1e-1, log=True), "layers": IntDistributio
 # slow); every study has its own name, so they do not see each other's notes.
 IN_MEMORY = "sqlite://"
 POSTGRES_URL_ENV = "VMLE_TEST_POSTGRES_URL"
-WORDS = "wider deeper dropout warmup decay batch momentum clip schedule heads tied norm gelu".split()
+WORDS = [
+    "wider", "deeper", "dropout", "warmup", "decay", "batch", "momentum",
+    "clip", "schedule", "heads", "tied", "norm", "gelu",
+]  # fmt: skip
 
 
 def objective(trial: optuna.Trial) -> float:
