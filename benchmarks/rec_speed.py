@@ -28,9 +28,9 @@ from optuna_vmle.rec import (
     leave_one_out,
     load_sequences,
     select_device,
+    train_epoch,
     training_windows,
 )
-from optuna_vmle.rec._train import train_epoch
 
 DEFAULT_DATA = "/work/shared/data/Beauty.txt"
 

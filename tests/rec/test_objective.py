@@ -50,6 +50,17 @@ def test_objective_reports_every_epoch_and_records_test_metrics(dataset):
         assert ("weight_decay" in trial.params) == trial.params["use_weight_decay"]
 
 
+def test_hstu_objective_trains_with_its_temperature(dataset):
+    space = {**SMALL, "loss": "full_ce", "temperature": 0.1}
+    objective = hstu_objective(dataset, search_space=space, max_epochs=1, device="cpu")
+    study = optuna.create_study(direction="maximize")
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.COMPLETE
+    assert 0 < trial.value <= 1
+    assert set(trial.params) == {"lr", "dropout", "use_weight_decay"} | ({"weight_decay"} & set(trial.params))
+
+
 def test_default_spaces_follow_the_documented_ranges():
     sasrec, hstu = sasrec_search_space(), hstu_search_space()
     assert sasrec["lr"] == FloatDistribution(1e-4, 1e-2, log=True)

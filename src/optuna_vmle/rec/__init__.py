@@ -38,7 +38,15 @@ from optuna_vmle.rec._objective import (
 )
 from optuna_vmle.rec._sasrec import SASRec
 from optuna_vmle.rec._synthetic import make_synthetic_dataset
-from optuna_vmle.rec._train import EpochResult, FitResult, RecTrainingError, TrainingConfig, fit, select_device
+from optuna_vmle.rec._train import (
+    EpochResult,
+    FitResult,
+    RecTrainingError,
+    TrainingConfig,
+    fit,
+    select_device,
+    train_epoch,
+)
 
 __all__ = [
     "DatasetDescriptors",
@@ -73,5 +81,6 @@ __all__ = [
     "sasrec_search_space",
     "select_device",
     "target_ranks",
+    "train_epoch",
     "training_windows",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import time
 from typing import TYPE_CHECKING
 
@@ -194,7 +195,7 @@ def fit(
             loss = train_epoch(
                 model, split, optimizer, config, device=device, generator=generator, device_generator=device_generator
             )
-            if not torch.isfinite(torch.tensor(loss)):
+            if not math.isfinite(loss):
                 raise RecTrainingError(
                     f"loss became {'NaN' if loss != loss else 'infinite'} at epoch {epoch} "
                     f"(lr={config.lr:g}, loss={config.loss}, batch_size={config.batch_size})"
