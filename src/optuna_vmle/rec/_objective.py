@@ -170,15 +170,18 @@ class RecObjective:
         return params
 
     def __call__(self, trial: optuna.Trial) -> float:
+        try:
+            return self._train_trial(trial)
+        except RecTrainingError as error:
+            trial.set_user_attr(USER_ATTR_PREFIX + "failure", str(error))
+            raise
+
+    def _train_trial(self, trial: optuna.Trial) -> float:
         device = select_device(self.device)
         trial.set_user_attr(USER_ATTR_PREFIX + "device", str(device))
         if self.fixed_params:
             trial.set_user_attr(USER_ATTR_PREFIX + "fixed_params", self.fixed_params)
-        try:
-            params = self.sample_params(trial)
-        except RecTrainingError as error:
-            trial.set_user_attr(USER_ATTR_PREFIX + "failure", str(error))
-            raise
+        params = self.sample_params(trial)
         torch.manual_seed(self.seed + trial.number)
         model = self._build_model(self.split.n_items, params)
         trial.set_user_attr(USER_ATTR_PREFIX + "n_params", sum(p.numel() for p in model.parameters()))
@@ -204,11 +207,7 @@ class RecObjective:
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at epoch {result.epoch} (validation NDCG@10 {curve[-1][1]:.4f})")
 
-        try:
-            result = fit(model, self.split, config, device=device, on_epoch=report)
-        except RecTrainingError as error:
-            trial.set_user_attr(USER_ATTR_PREFIX + "failure", str(error))
-            raise
+        result = fit(model, self.split, config, device=device, on_epoch=report)
         for name, value in {
             "valid_metrics": result.best_valid,
             "test_metrics": result.test,
