@@ -41,6 +41,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--model", choices=["sasrec", "hstu"], default="sasrec")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--eval-repeats", type=int, default=3)
+    parser.add_argument("--eval-batch-size", type=int, default=256)
     parser.add_argument("--hidden-size", type=int, default=50)
     parser.add_argument("--num-blocks", type=int, default=2)
     parser.add_argument("--num-heads", type=int, default=1)
@@ -101,7 +102,7 @@ def main() -> None:
     eval_times = []
     for _ in range(args.eval_repeats):
         start = time.perf_counter()
-        metrics = evaluate(model, test_data, device=device)
+        metrics = evaluate(model, test_data, batch_size=args.eval_batch_size, device=device)
         eval_times.append(time.perf_counter() - start)
         print(f"full-ranking pass over {len(test_data)} users: {eval_times[-1]:.2f} s", flush=True)
 

@@ -61,7 +61,7 @@ def evaluate(
     data: EvaluationData,
     *,
     cutoffs: Sequence[int] = DEFAULT_CUTOFFS,
-    batch_size: int = 1024,
+    batch_size: int = 256,
     device: torch.device | str = "cpu",
     autocast_dtype: torch.dtype | None = None,
 ) -> dict[str, float]:

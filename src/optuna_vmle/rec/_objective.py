@@ -229,7 +229,7 @@ def sasrec_objective(
     patience: int | None = 10,
     device: str | torch.device | None = None,
     seed: int = 0,
-    eval_batch_size: int = 1024,
+    eval_batch_size: int = 256,
 ) -> RecObjective:
     """An objective that trains SASRec and returns validation NDCG@10 (maximize).
 
@@ -303,7 +303,7 @@ def hstu_objective(
     patience: int | None = 10,
     device: str | torch.device | None = None,
     seed: int = 0,
-    eval_batch_size: int = 1024,
+    eval_batch_size: int = 256,
 ) -> RecObjective:
     """An objective that trains HSTU and returns validation NDCG@10 (maximize).
 

@@ -41,7 +41,8 @@ class TrainingConfig:
         patience: Stop after this many epochs without a better validation NDCG@10 (None: never).
         time_budget_s: Stop after the first epoch that ends past this many seconds.
         grad_clip: Gradient-norm clipping threshold (None: no clipping).
-        eval_batch_size: Users per full-ranking evaluation batch.
+        eval_batch_size: Users per full-ranking evaluation batch. Small batches keep the
+            ``[batch, n_items]`` score matrix in cache: on CPU, 256 is about 1.7x faster than 1024.
         seed: Seeds initialisation, shuffling and negative sampling.
         track_test: Also evaluate the test split after every epoch (for learning curves).
         bucketed_batches: Batch users of similar length together (see
@@ -58,7 +59,7 @@ class TrainingConfig:
     patience: int | None = 10
     time_budget_s: float | None = None
     grad_clip: float | None = 5.0
-    eval_batch_size: int = 1024
+    eval_batch_size: int = 256
     seed: int = 0
     track_test: bool = False
     bucketed_batches: bool = True
