@@ -41,6 +41,7 @@ from compare import write_json_atomically  # noqa: E402
 
 DATA_DIR = Path(os.environ.get("VMLE_DATA_DIR", "/work/shared/data"))
 METRIC = "valid_ndcg@10"
+MODEL_NAMES = {"sasrec": "SASRec", "hstu": "HSTU"}
 GRIDS: dict[str, dict[str, list[Any]]] = {
     "small": {
         "lr": [3e-4, 1e-3, 3e-3],
@@ -150,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         table["metadata"] = {
             "metric": METRIC,
             "task": (f"Maximise the validation NDCG@10 (full ranking, leave-one-out) of "
-                     f"{args.model.upper()} on Amazon {args.dataset}."),
+                     f"{MODEL_NAMES[args.model]} on Amazon {args.dataset}."),
             "command": "python benchmarks/" + " ".join(
                 shlex.quote(a) for a in [Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
             "git_sha": git_sha(),

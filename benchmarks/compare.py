@@ -18,13 +18,14 @@ Metrics per run (lower regret is better whatever the direction):
 - regret AUC: the mean over trials of the best-so-far's normalised regret
   ``(best - optimum) / (reference - optimum)`` clipped to [0, 1], where the reference is the
   median value of random configurations; 0 means optimal from the first trial;
-- wall time, and sampler time excluding the LLM (time inside the sampler's methods minus the
-  ``vmle:*latency_s`` attributes it records), LLM calls and tokens.
+- wall time, sampler time excluding the LLM (time inside the sampler's methods minus the time
+  inside ``litellm.completion``), LLM calls and time, and tokens (``vmle:*_tokens`` attributes).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import math
@@ -33,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,21 +64,27 @@ TIMED_SAMPLER_METHODS = (
 
 
 class SamplerTimer:
-    """Accumulates, per trial number, the time spent inside a sampler's methods.
+    """Accumulates, per trial number, the time spent inside a sampler's methods and in the LLM.
 
     The methods are wrapped on the instance, so ``isinstance`` checks still see the real sampler.
     Only the outermost call is timed, so a method that calls another is not counted twice.
+    LLM calls are timed at ``litellm.completion`` (see :meth:`timing_llm_calls`), so every call
+    counts, proposals and reflections alike, whatever attributes the sampler records.
     """
 
     def __init__(self, sampler: optuna.samplers.BaseSampler) -> None:
         self.seconds_by_trial: dict[int, float] = defaultdict(float)
+        self.llm_seconds_by_trial: dict[int, float] = defaultdict(float)
+        self.llm_calls_by_trial: dict[int, int] = defaultdict(int)
         self._depth = 0
+        self._trial_number = -1
         for name in TIMED_SAMPLER_METHODS:
             setattr(sampler, name, self._timed(getattr(sampler, name)))
 
     def _timed(self, method: Any) -> Any:
         def timed(study: optuna.Study, trial: optuna.trial.FrozenTrial, *args: Any, **kw: Any):
             self._depth += 1
+            self._trial_number = trial.number
             started = time.perf_counter()
             try:
                 return method(study, trial, *args, **kw)
@@ -87,6 +94,33 @@ class SamplerTimer:
                     self.seconds_by_trial[trial.number] += time.perf_counter() - started
 
         return timed
+
+    @contextlib.contextmanager
+    def timing_llm_calls(self) -> Iterator[None]:
+        """Time ``litellm.completion`` calls made inside the sampler, by trial."""
+        from optuna_vmle._llm import import_litellm
+
+        litellm = import_litellm()
+        completion = litellm.completion
+
+        def timed_completion(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return completion(*args, **kwargs)
+            finally:
+                self.llm_seconds_by_trial[self._trial_number] += time.perf_counter() - started
+                self.llm_calls_by_trial[self._trial_number] += 1
+
+        litellm.completion = timed_completion
+        try:
+            yield
+        finally:
+            litellm.completion = completion
+
+    def sampler_seconds(self, trial_number: int) -> float:
+        """Time in the sampler's methods for one trial, without its LLM calls."""
+        spent = self.seconds_by_trial[trial_number] - self.llm_seconds_by_trial[trial_number]
+        return max(spent, 0.0)
 
 
 def make_sampler(
@@ -150,27 +184,25 @@ def run_path(out: Path, config: dict[str, Any]) -> Path:
     return out / "runs" / config["problem"] / name
 
 
-def llm_usage(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[str, Any]:
-    """LLM latency, calls and tokens from the ``vmle:`` attributes, per trial and in total."""
-    latency = [
-        sum(v for k, v in t.user_attrs.items() if k.startswith("vmle:") and k.endswith("latency_s"))
-        for t in trials
-    ]
-    prompt = [int(t.user_attrs.get("vmle:prompt_tokens", 0) or 0) for t in trials]
-    completion = [int(t.user_attrs.get("vmle:completion_tokens", 0) or 0) for t in trials]
-    calls = sum(
-        int(t.user_attrs.get("vmle:llm_calls", "vmle:latency_s" in t.user_attrs)) for t in trials
-    )
+def llm_tokens(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[str, Any]:
+    """Tokens and provenance from the ``vmle:`` attributes the sampler records."""
+
+    def total(suffix: str) -> list[int]:
+        return [
+            sum(int(v or 0) for k, v in t.user_attrs.items()
+                if k.startswith("vmle:") and k.endswith(suffix))
+            for t in trials
+        ]
+
+    prompt = total("prompt_tokens")
     sources: dict[str, int] = defaultdict(int)
     for t in trials:
         if "vmle:source" in t.user_attrs:
             sources[t.user_attrs["vmle:source"]] += 1
     return {
-        "latency_s_by_trial": latency,
         "prompt_tokens_by_trial": prompt,
-        "llm_calls": calls,
         "prompt_tokens": sum(prompt),
-        "completion_tokens": sum(completion),
+        "completion_tokens": sum(total("completion_tokens")),
         "sources": dict(sources),
     }
 
@@ -186,8 +218,10 @@ def run_study(
         )
         timer = SamplerTimer(sampler)
         study = optuna.create_study(direction=problem.direction, sampler=sampler)
+        llm_timing = timer.timing_llm_calls() if sampler_name == "vmle" else contextlib.nullcontext()
         started = time.perf_counter()
-        study.optimize(problem.objective, n_trials=trials, catch=(MissingTableEntry,))
+        with llm_timing:
+            study.optimize(problem.objective, n_trials=trials, catch=(MissingTableEntry,))
         return study, timer, time.perf_counter() - started
 
 
@@ -198,11 +232,7 @@ def run_one(config: dict[str, Any], problem: Problem) -> dict[str, Any]:
     )
     trials = study.get_trials(deepcopy=False)
     values = [t.value if t.state == optuna.trial.TrialState.COMPLETE else None for t in trials]
-    usage = llm_usage(trials)
-    sampler_s = [
-        max(timer.seconds_by_trial[t.number] - llm_s, 0.0)
-        for t, llm_s in zip(trials, usage.pop("latency_s_by_trial"))
-    ]
+    sampler_s = [timer.sampler_seconds(t.number) for t in trials]
     return {
         "config": config,
         "values": values,
@@ -211,7 +241,9 @@ def run_one(config: dict[str, Any], problem: Problem) -> dict[str, Any]:
         "wall_s": wall,
         "sampler_s_by_trial": sampler_s,
         "sampler_s": sum(sampler_s),
-        **usage,
+        "llm_s": sum(timer.llm_seconds_by_trial.values()),
+        "llm_calls": sum(timer.llm_calls_by_trial.values()),
+        **llm_tokens(trials),
     }
 
 

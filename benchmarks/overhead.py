@@ -1,8 +1,8 @@
 """Per-trial sampler overhead, excluding the LLM, as a study grows; and prompt size growth.
 
 The vmle sampler talks to an instant scripted LLM (random schema-valid replies), so what is
-measured is the sampler's own work (history, prompts, validation, storage); the time of the
-litellm call itself is reported apart. One study per sampler runs up to the largest trial
+measured is the sampler's own work (history, prompts, validation, memory, storage); the time
+inside ``litellm.completion`` (proposal and reflection calls) is reported apart. One study per sampler runs up to the largest trial
 count on the synthetic ``hpo-mixed`` problem; the numbers at ``n`` trials are medians over the
 trials in the window ``(n - n/10, n]``.
 
@@ -25,7 +25,7 @@ import optuna
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _problems import get_problem  # noqa: E402
-from compare import SCRIPTED_MODEL, run_study, write_json_atomically  # noqa: E402
+from compare import SCRIPTED_MODEL, llm_tokens, run_study, write_json_atomically  # noqa: E402
 
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "overhead"
@@ -44,16 +44,14 @@ def measure(sampler_name: str, n_trials: int, problem_name: str, seed: int) -> d
         get_problem(problem_name), sampler_name, seed=seed, trials=n_trials, model=SCRIPTED_MODEL
     )
     trials = study.get_trials(deepcopy=False)
-    llm_s = [float(t.user_attrs.get("vmle:latency_s", 0.0) or 0.0) for t in trials]
     return {
         "sampler": sampler_name,
         "trials": len(trials),
         "wall_s": wall,
-        "sampler_ms": [
-            1000 * max(timer.seconds_by_trial[t.number] - s, 0.0) for t, s in zip(trials, llm_s)
-        ],
-        "llm_call_ms": [1000 * s for s in llm_s],
-        "prompt_tokens": [int(t.user_attrs.get("vmle:prompt_tokens", 0) or 0) for t in trials],
+        "sampler_ms": [1000 * timer.sampler_seconds(t.number) for t in trials],
+        "llm_call_ms": [1000 * timer.llm_seconds_by_trial[t.number] for t in trials],
+        "llm_calls": [timer.llm_calls_by_trial[t.number] for t in trials],
+        "prompt_tokens": llm_tokens(trials)["prompt_tokens_by_trial"],
         "sources": [t.user_attrs.get("vmle:source") for t in trials],
     }
 
@@ -107,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             str(n): {
                 "sampler_ms": window(r["sampler_ms"], n),
                 "llm_call_ms": window(r["llm_call_ms"], n),
+                "llm_calls": window(r["llm_calls"], n),
                 "prompt_tokens": window(r["prompt_tokens"], n),
             }
             for n in args.trials
