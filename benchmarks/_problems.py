@@ -53,6 +53,7 @@ class Problem:
 
     ``conditions`` maps a parameter to a predicate over the parameters suggested before it; the
     parameter is only suggested when the predicate holds (``momentum`` only for ``sgd``).
+    ``catch`` lists the exceptions that make a trial fail without stopping the study.
     """
 
     name: str
@@ -61,6 +62,7 @@ class Problem:
     task: str
     optimum: float | None
     conditions: dict[str, Callable[[Params], bool]] = field(default_factory=dict)
+    catch: tuple[type[Exception], ...] = ()
 
     def evaluate(self, params: Params) -> Evaluation:
         raise NotImplementedError
@@ -273,6 +275,7 @@ class TabularProblem(Problem):
                 "task", "Maximise the validation NDCG@10 of a sequential recommender."
             ),
             optimum=max(values) if values else None,
+            catch=(MissingTableEntry,),
             space=space,
             rows=rows,
             metric=metric,
@@ -312,80 +315,43 @@ def _tabular_problems() -> dict[str, Problem]:
 
 @dataclass
 class LiveProblem(Problem):
-    """Trains a model for every trial; no known optimum, so regret is not reported."""
+    """Trains a model for every trial through a user-facing objective; no known optimum."""
 
-    train: Callable[[Params], Evaluation] = lambda params: Evaluation(0.0)
+    live_objective: Callable[[optuna.Trial], float] = lambda trial: 0.0
 
-    def evaluate(self, params: Params) -> Evaluation:
-        return self.train(params)
+    def objective(self, trial: optuna.Trial) -> float:
+        return self.live_objective(trial)
 
     def reference_worst(self) -> float | None:
         return None
 
 
-REC_FIXED = {"maxlen": 50, "num_heads": 1, "batch_size": 128, "seed": 0}
-
-
-def train_recommender(
-    split: Any, model_name: str, params: Params, *, max_epochs: int, patience: int | None
-) -> dict[str, Any]:
-    """Train SASRec or HSTU with ``params`` on a leave-one-out split; returns its metrics.
-
-    ``params`` holds ``lr``, ``hidden_size``, ``num_blocks``, ``dropout`` and ``loss``; the rest
-    is fixed by ``REC_FIXED``. Validation metrics are the best epoch's, test metrics are measured
-    with that epoch's weights.
-    """
-    from optuna_vmle.rec import HSTU, SASRec, TrainingConfig, fit
-
-    model_class = {"sasrec": SASRec, "hstu": HSTU}[model_name]
-    model = model_class(
-        n_items=split.n_items, maxlen=REC_FIXED["maxlen"], hidden_size=params["hidden_size"],
-        num_blocks=params["num_blocks"], num_heads=REC_FIXED["num_heads"],
-        dropout=params["dropout"],
-    )
-    config = TrainingConfig(
-        loss=params["loss"], lr=params["lr"], batch_size=REC_FIXED["batch_size"],
-        max_epochs=max_epochs, patience=patience, seed=REC_FIXED["seed"],
-    )
-    result = fit(model, split, config, device="cpu")
-    return {
-        **{f"valid_{k}": v for k, v in result.best_valid.items()},
-        **{f"test_{k}": v for k, v in result.test.items()},
-        "best_epoch": result.best_epoch,
-        "epochs": len(result.history),
-        "stop_reason": result.stop_reason,
-        "wall_s": result.wall_time_s,
-        "n_params": result.n_params,
-    }
-
-
 def _live_sasrec() -> Problem:
-    """SASRec on a small synthetic dataset (500 users, 200 items), 5 epochs per trial."""
-    from optuna_vmle.rec import leave_one_out, make_synthetic_dataset
+    """``sasrec_objective`` on a small synthetic dataset (500 users, 200 items), 5 epochs."""
+    from optuna_vmle.rec import RecTrainingError, make_synthetic_dataset, sasrec_objective
 
-    split = leave_one_out(make_synthetic_dataset(seed=0))
-
-    def train(params: Params) -> Evaluation:
-        metrics = train_recommender(split, "sasrec", params, max_epochs=5, patience=None)
-        attrs = {f"rec:{k}": v for k, v in metrics.items() if k != "valid_ndcg@10"}
-        return Evaluation(metrics["valid_ndcg@10"], attrs)
-
+    objective = sasrec_objective(
+        make_synthetic_dataset(seed=0),
+        search_space={
+            "hidden_size": CategoricalDistribution([16, 32, 64]),
+            "num_blocks": IntDistribution(1, 3),
+            "loss": CategoricalDistribution(["bce", "sampled_softmax", "full_ce"]),
+            # Fixed, to keep a trial at a few seconds on a CPU.
+            "num_heads": 1, "maxlen": 50, "batch_size": 128, "use_weight_decay": False,
+            "num_negatives": 64,
+        },
+        max_epochs=5,
+        patience=None,
+        device="cpu",
+    )
     return LiveProblem(
         name="live-sasrec",
         direction="maximize",
-        search_space={
-            "lr": FloatDistribution(1e-4, 1e-2, log=True),
-            "hidden_size": CategoricalDistribution([16, 32, 64]),
-            "num_blocks": IntDistribution(1, 3),
-            "dropout": FloatDistribution(0.0, 0.5),
-            "loss": CategoricalDistribution(["bce", "sampled_softmax"]),
-        },
-        task=(
-            "Maximise the validation NDCG@10 (full ranking, leave-one-out) of SASRec trained "
-            "for 5 epochs on a synthetic sequential-recommendation dataset (500 users, 200 items)."
-        ),
+        search_space=objective.search_space,
+        task=objective.task_description,
         optimum=None,
-        train=train,
+        catch=(RecTrainingError,),
+        live_objective=objective,
     )
 
 

@@ -42,7 +42,7 @@ import numpy as np
 import optuna
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _problems import FAST_PROBLEMS, MissingTableEntry, Problem, get_problem  # noqa: E402
+from _problems import FAST_PROBLEMS, Problem, get_problem  # noqa: E402
 
 
 HARNESS_VERSION = 1
@@ -221,7 +221,7 @@ def run_study(
         llm_timing = timer.timing_llm_calls() if sampler_name == "vmle" else contextlib.nullcontext()
         started = time.perf_counter()
         with llm_timing:
-            study.optimize(problem.objective, n_trials=trials, catch=(MissingTableEntry,))
+            study.optimize(problem.objective, n_trials=trials, catch=problem.catch)
         return study, timer, time.perf_counter() - started
 
 
