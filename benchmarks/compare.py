@@ -217,7 +217,10 @@ def run_study(
             workdir=Path(workdir),
         )
         timer = SamplerTimer(sampler)
-        study = optuna.create_study(direction=problem.direction, sampler=sampler)
+        # No pruning: a pruner would end the trials of different samplers at different epochs.
+        study = optuna.create_study(
+            direction=problem.direction, sampler=sampler, pruner=optuna.pruners.NopPruner()
+        )
         llm_timing = timer.timing_llm_calls() if sampler_name == "vmle" else contextlib.nullcontext()
         started = time.perf_counter()
         with llm_timing:
