@@ -114,7 +114,8 @@ def sample_uniformly(distribution: BaseDistribution, rng: np.random.Generator) -
     if isinstance(distribution, CategoricalDistribution):
         return distribution.choices[int(rng.integers(len(distribution.choices)))]
     if isinstance(distribution, IntDistribution):
-        return int(rng.choice(np.arange(distribution.low, distribution.high + 1, distribution.step)))
+        grid = np.arange(distribution.low, distribution.high + 1, distribution.step)
+        return int(rng.choice(grid))
     assert isinstance(distribution, FloatDistribution)
     if distribution.step is not None:
         count = int(round((distribution.high - distribution.low) / distribution.step))

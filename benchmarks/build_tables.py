@@ -155,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--user-subsample", type=float, default=1.0,
                         help="fraction of users kept (seeded), for CPU budgets")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--max-configs", type=int, default=None, help="stop after this many new rows")
+    parser.add_argument("--max-configs", type=int, default=None,
+                        help="stop after this many new rows")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 

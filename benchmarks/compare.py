@@ -221,7 +221,9 @@ def run_study(
         study = optuna.create_study(
             direction=problem.direction, sampler=sampler, pruner=optuna.pruners.NopPruner()
         )
-        llm_timing = timer.timing_llm_calls() if sampler_name == "vmle" else contextlib.nullcontext()
+        llm_timing = (
+            timer.timing_llm_calls() if sampler_name == "vmle" else contextlib.nullcontext()
+        )
         started = time.perf_counter()
         with llm_timing:
             study.optimize(problem.objective, n_trials=trials, catch=problem.catch)

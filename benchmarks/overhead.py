@@ -2,9 +2,9 @@
 
 The vmle sampler talks to an instant scripted LLM (random schema-valid replies), so what is
 measured is the sampler's own work (history, prompts, validation, memory, storage); the time
-inside ``litellm.completion`` (proposal and reflection calls) is reported apart. One study per sampler runs up to the largest trial
-count on the synthetic ``hpo-mixed`` problem; the numbers at ``n`` trials are medians over the
-trials in the window ``(n - n/10, n]``.
+inside ``litellm.completion`` (proposal and reflection calls) is reported apart. One study per
+sampler runs up to the largest trial count on the synthetic ``hpo-mixed`` problem; the numbers
+at ``n`` trials are medians over the trials in the window ``(n - n/10, n]``.
 
 Usage::
 
