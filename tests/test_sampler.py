@@ -310,3 +310,35 @@ def test_reseed_rng_changes_the_llm_seed_without_touching_global_state(memory_ur
     sampler.reseed_rng()
     assert sampler._seed != before
     assert random.getstate() == state
+
+
+def test_guard_replaces_a_bad_llm_proposal_with_tpes_candidate(memory_url: str) -> None:
+    space = {"x": FloatDistribution(-5, 5)}
+
+    def parabola(trial: optuna.Trial) -> float:
+        return (trial.suggest_float("x", -5, 5) - 2) ** 2
+
+    # Ten startup trials spread over the range, then the LLM insists on a bad corner.
+    startup = [reply({"x": -4.5 + i}) for i in range(10)]
+    llm = ScriptedLLM(startup, default=reply({"x": -4.9}))
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url, search_space=space))
+    study.optimize(parabola, n_trials=13)
+    guarded = study.trials[10:]
+    assert all(t.user_attrs["vmle:source"] in ("fallback", "llm") for t in guarded)
+    replaced = [t for t in guarded if t.user_attrs["vmle:source"] == "fallback"]
+    assert replaced, "a proposal far from every good trial must lose the screen"
+    for trial in replaced:
+        assert trial.user_attrs["vmle:fallback_reason"].startswith("screened out")
+        assert trial.user_attrs["vmle:screen"]["tpe"] > trial.user_attrs["vmle:screen"]["llm"]
+        assert abs(trial.params["x"] - 2) < abs(-4.9 - 2)
+
+
+def test_guard_can_be_disabled(memory_url: str) -> None:
+    space = {"x": FloatDistribution(-5, 5)}
+    startup = [reply({"x": -4.5 + i}) for i in range(10)]
+    llm = ScriptedLLM(startup, default=reply({"x": -4.9}))
+    sampler = make_sampler(llm, memory_url, search_space=space, llm_bonus=None)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda t: (t.suggest_float("x", -5, 5) - 2) ** 2, n_trials=11)
+    assert study.trials[10].params["x"] == -4.9
+    assert study.trials[10].user_attrs["vmle:source"] == "llm"

@@ -37,6 +37,8 @@ from optuna_vmle._prompts import TRANSFER_SECTION_TITLE
 from optuna_vmle._proposer import ProposalResult
 from optuna_vmle._proposer import request_proposal
 from optuna_vmle._reflection import reflect_on_trial
+from optuna_vmle._screen import screen_candidates
+from optuna_vmle._screen import ScreenResult
 from optuna_vmle._transcripts import TranscriptStore
 from optuna_vmle._transfer import DEFAULT_SIMILARITY_THRESHOLD
 from optuna_vmle._transfer import distill_summary
@@ -121,6 +123,10 @@ class VirtualMLESampler(BaseSampler):
         max_transferred: How many summaries the prompt shows at most.
         warm_start: Enqueue up to this many top configurations of the retrieved summaries,
             mapped into ``search_space``, once per study (they run from the second trial on).
+        llm_bonus: Guard against a weak LLM. Once a ``TPESampler`` fallback has its startup
+            trials, each LLM proposal competes with TPE's own candidates on TPE's acquisition
+            value (log density ratio), the LLM's raised by this bonus; the winner is evaluated.
+            ``None`` disables the guard (the LLM always decides).
     """
 
     def __init__(
@@ -149,6 +155,7 @@ class VirtualMLESampler(BaseSampler):
         transfer_threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
         max_transferred: int = 2,
         warm_start: int = 0,
+        llm_bonus: float | None = 0.5,
     ) -> None:
         if max_repair_rounds < 0:
             raise ValueError("max_repair_rounds must be >= 0")
@@ -177,6 +184,7 @@ class VirtualMLESampler(BaseSampler):
         self._transfer_threshold = transfer_threshold
         self._max_transferred = max_transferred
         self._warm_start = warm_start
+        self._llm_bonus = llm_bonus
         self._memories: dict[str, MemoryStore] = {}
         # Retrieved once per study: summaries change rarely, the prompt is built every trial.
         self._transferred: dict[str, list[tuple[float, Mapping[str, Any]]]] = {}
@@ -232,10 +240,18 @@ class VirtualMLESampler(BaseSampler):
             )
             self._record(study, trial, result, source=_attrs.SOURCE_FALLBACK)
             return self._fallback_relative(study, trial, space)
+        screened = self._screen(study, trial, space, result.proposal.params)
+        if screened is not None and not screened.chose_llm:
+            result.failure = (
+                f"screened out: TPE's candidate scores {screened.best_tpe_score:.3g}, "
+                f"the LLM's {screened.best_llm_score:.3g}"
+            )
+            self._record(study, trial, result, source=_attrs.SOURCE_FALLBACK, screen=screened)
+            return screened.params
         source = _attrs.SOURCE_LLM_REPAIRED if result.repaired else _attrs.SOURCE_LLM
         if fixed:
             source = _attrs.SOURCE_ENQUEUED
-        self._record(study, trial, result, source=source)
+        self._record(study, trial, result, source=source, screen=screened)
         return result.proposal.params
 
     def sample_independent(
@@ -462,6 +478,25 @@ class VirtualMLESampler(BaseSampler):
             trial_number=trial.number,
         )
 
+    def _screen(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        space: dict[str, BaseDistribution],
+        params: dict[str, Any],
+    ) -> ScreenResult | None:
+        if self._llm_bonus is None or not isinstance(self._fallback, TPESampler):
+            return None
+        if trial.system_attrs.get("fixed_params"):
+            return None
+        try:
+            return screen_candidates(
+                self._fallback, study, trial, space, [params], llm_bonus=self._llm_bonus
+            )
+        except Exception as error:  # The screen is a guard; without it the LLM decides.
+            _logger.warning(f"Trial {trial.number}: screening skipped ({error}).")
+            return None
+
     def _fallback_relative(
         self, study: Study, trial: FrozenTrial, space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
@@ -471,7 +506,13 @@ class VirtualMLESampler(BaseSampler):
         return {name: value for name, value in params.items() if name in space}
 
     def _record(
-        self, study: Study, trial: FrozenTrial, result: ProposalResult, *, source: str
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        result: ProposalResult,
+        *,
+        source: str,
+        screen: ScreenResult | None = None,
     ) -> None:
         usage = result.usage
         attrs: dict[str, Any] = {
@@ -490,6 +531,11 @@ class VirtualMLESampler(BaseSampler):
             attrs[_attrs.PROPOSAL] = result.proposal.params
         if result.failure is not None:
             attrs[_attrs.FALLBACK_REASON] = result.failure[:300]
+        if screen is not None:
+            attrs[_attrs.SCREEN] = {
+                "llm": round(screen.best_llm_score, 4),
+                "tpe": round(screen.best_tpe_score, 4),
+            }
         _attrs.set_trial_attrs(study, trial._trial_id, attrs)
 
     def _client_for(self, study: Study, purpose: str = "proposal") -> LLMClient:

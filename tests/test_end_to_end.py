@@ -1,0 +1,59 @@
+"""End-to-end with the embedded model (slow: about 2-5 minutes on 2 cores)."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+import pytest
+
+from optuna_vmle import VirtualMLESampler
+from optuna_vmle import _llm
+
+
+pytest.importorskip("llama_cpp")
+pytestmark = pytest.mark.slow
+
+SPACE = {
+    "lr": optuna.distributions.FloatDistribution(1e-5, 1e-1, log=True),
+    "dropout": optuna.distributions.FloatDistribution(0.0, 0.6),
+    "hidden": optuna.distributions.CategoricalDistribution([32, 64, 128, 256]),
+    "blocks": optuna.distributions.IntDistribution(1, 4),
+}
+
+
+def objective(trial: optuna.Trial) -> float:
+    lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+    dropout = trial.suggest_float("dropout", 0.0, 0.6)
+    hidden = trial.suggest_categorical("hidden", [32, 64, 128, 256])
+    blocks = trial.suggest_int("blocks", 1, 4)
+    return (math.log10(lr) + 2.5) ** 2 + (dropout - 0.25) ** 2 + abs(math.log2(hidden) - 7) / 3 + abs(blocks - 2) / 5
+
+
+def test_embedded_model_study_has_provenance_and_replays_without_llm(tmp_path, monkeypatch) -> None:
+    memory_url = f"sqlite:///{tmp_path / 'memory.db'}"
+    sampler = VirtualMLESampler(
+        task="Minimise a validation loss.", search_space=SPACE, seed=3, memory_url=memory_url
+    )
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(objective, n_trials=20)
+
+    sources = [t.user_attrs["vmle:source"] for t in study.trials]
+    assert len(sources) == 20
+    assert set(sources) <= {"llm", "llm-repaired", "fallback"}
+    assert sources.count("llm") + sources.count("llm-repaired") >= 10
+    for trial in study.trials:
+        assert trial.user_attrs["vmle:model"] == "vmle-local/smollm2-135m"
+        assert trial.user_attrs["vmle:llm_calls"] >= 1
+
+    def no_llm(**kwargs):
+        raise AssertionError("replay must not call the LLM")
+
+    monkeypatch.setattr(_llm.import_litellm(), "completion", no_llm)
+    replay = VirtualMLESampler(
+        task="Minimise a validation loss.", search_space=SPACE, seed=3, memory_url=memory_url, replay=True
+    )
+    replayed = optuna.create_study(sampler=replay)
+    replayed.optimize(objective, n_trials=20)
+    assert [t.params for t in replayed.trials] == [t.params for t in study.trials]
+    assert [t.user_attrs["vmle:source"] for t in replayed.trials] == sources
