@@ -182,12 +182,23 @@ def test_reply_breaking_the_schema_is_an_error(
         _ask()
 
 
-def test_out_of_range_numbers_are_left_to_the_caller(isolated_providers: None) -> None:
+def test_out_of_range_numbers_are_an_error(isolated_providers: None) -> None:
     out_of_range = VALID_REPLY.replace("0.001", "1.25")
     _serve(_fake_runner(FakeLlama(out_of_range)))
-    assert json.loads(_ask().content)["learning_rate"] == 1.25
-    with pytest.raises(LocalModelError, match="maximum"):
-        _local_model.parse_and_validate(out_of_range, SCHEMA)
+    with pytest.raises(LLMCallError, match="maximum"):
+        _ask()
+
+
+def test_grammar_offers_bounded_numbers_as_choices_in_range() -> None:
+    grammar_schema = _local_model.bounded_numbers_as_choices(SCHEMA)
+    rates = grammar_schema["properties"]["learning_rate"]["enum"]
+    assert rates[0] == 1e-5 and rates[-1] == 1e-1 and len(rates) == 17
+    assert all(1e-5 <= r <= 1e-1 for r in rates)
+    assert rates[8] == pytest.approx(1e-3, rel=0.01)  # log-spaced over four decades
+    assert grammar_schema["properties"]["num_layers"]["enum"] == list(range(1, 9))
+    assert grammar_schema["properties"]["optimizer"] == SCHEMA["properties"]["optimizer"]
+    narrow = _local_model.bounded_numbers_as_choices({"type": "number", "minimum": 0, "maximum": 0.5})
+    assert narrow["enum"][:3] == [0, 0.0312, 0.0625] and narrow["enum"][-1] == 0.5
 
 
 def test_grammar_is_built_once_per_schema(isolated_providers: None) -> None:
@@ -266,7 +277,7 @@ def test_real_model_returns_schema_valid_json(isolated_providers: None) -> None:
         },
     )
     content = response.choices[0].message.content
-    proposal = _local_model.parse_and_validate(content, SCHEMA, numeric_bounds=False)
+    proposal = _local_model.parse_and_validate(content, SCHEMA)
     assert set(proposal) >= set(SCHEMA["required"])
     assert response.usage.completion_tokens > 0
     assert response.model == DEFAULT_LOCAL_MODEL

@@ -44,6 +44,8 @@ def import_litellm() -> types.ModuleType:
     with _import_lock:
         if _litellm_module is None:
             os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            # Provider errors are ours to handle; no "file a litellm bug" notices in user logs.
+            os.environ.setdefault("LITELLM_DISABLE_BUG_REPORT_LINK", "true")
             import litellm
 
             litellm.suppress_debug_info = True
@@ -114,7 +116,9 @@ def complete_json(
     try:
         response = litellm.completion(**kwargs)
     except Exception as error:  # litellm maps provider errors to many types; one path here.
-        raise LLMCallError(f"{type(error).__name__}: {_redact(str(error))}") from None
+        # litellm appends the provider's traceback to some messages; the first line says it all.
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise LLMCallError(f"{type(error).__name__}: {_redact(first_line)}") from None
     latency = time.perf_counter() - started
     try:
         content = response.choices[0].message.content or ""

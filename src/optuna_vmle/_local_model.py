@@ -5,8 +5,10 @@ so ``litellm.completion(model="vmle-local/smollm2-135m", ...)`` runs SmolLM2-135
 this process. The reply is constrained by a grammar built from the requested JSON schema and then
 validated against that schema; an invalid reply raises instead of reaching the caller.
 
-The grammar cannot bound numbers, so numeric ranges are left to the caller (see
-``parse_and_validate``). The timeout is enforced between generated tokens by a llama.cpp
+llama.cpp's grammars cannot bound numbers, and a small model often proposes values out of range.
+So before the grammar is built, every number with a ``minimum`` and ``maximum`` becomes a choice
+from a grid inside its range (all integers of a small range; else 17 points, log-spaced for wide
+positive ranges); the reply is then always in range. Ranges stay checked by ``parse_and_validate``. The timeout is enforced between generated tokens by a llama.cpp
 stopping criterion (the call then raises ``litellm.Timeout``); the model load, prompt evaluation
 and grammar setup before the first token cannot be interrupted. Neither litellm nor llama_cpp is
 imported when this module is imported.
@@ -205,7 +207,7 @@ class _LlamaRunner:
             grammar = (
                 None
                 if schema is None
-                else self._build_grammar(json.dumps(schema, sort_keys=True))
+                else self._build_grammar(json.dumps(bounded_numbers_as_choices(schema), sort_keys=True))
             )
             timed_out = False
 
@@ -275,17 +277,8 @@ def _close_runners() -> None:
         _runners.clear()
 
 
-def parse_and_validate(
-    text: str, schema: dict[str, Any], *, numeric_bounds: bool = True
-) -> Any:
+def parse_and_validate(text: str, schema: dict[str, Any]) -> Any:
     """Parse ``text`` as JSON and check it against ``schema``.
-
-    Args:
-        text: The model's reply.
-        schema: A JSON schema.
-        numeric_bounds: Whether to check ``minimum``, ``maximum`` and the like; the grammar cannot
-            enforce them, so the provider leaves them to the caller, as hosted structured-output
-            APIs do, rather than discarding a whole proposal for one out-of-range number.
 
     Raises:
         LocalModelError: The text is not JSON or the object does not follow the schema.
@@ -297,13 +290,9 @@ def parse_and_validate(
     except json.JSONDecodeError as error:
         raise LocalModelError(f"local model reply is not JSON: {error}") from None
     try:
-        jsonschema.validate(
-            value, schema if numeric_bounds else _without_numeric_bounds(schema)
-        )
+        jsonschema.validate(value, schema)
     except jsonschema.ValidationError as error:
-        raise LocalModelError(
-            f"local model reply breaks the schema: {error.message}"
-        ) from None
+        raise LocalModelError(f"local model reply breaks the schema: {error.message}") from None
     return value
 
 
@@ -316,16 +305,40 @@ _NUMERIC_BOUNDS = (
 )
 
 
-def _without_numeric_bounds(schema: Any) -> Any:
-    if isinstance(schema, dict):
-        return {
-            k: _without_numeric_bounds(v)
-            for k, v in schema.items()
-            if k not in _NUMERIC_BOUNDS
-        }
+_GRID_POINTS = 17
+_MAX_INTEGER_CHOICES = 64
+
+
+def bounded_numbers_as_choices(schema: Any) -> Any:
+    """``schema`` with every bounded number or integer replaced by an ``enum`` of grid values."""
     if isinstance(schema, list):
-        return [_without_numeric_bounds(item) for item in schema]
-    return schema
+        return [bounded_numbers_as_choices(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    kind = schema.get("type")
+    if (
+        kind in ("number", "integer")
+        and "enum" not in schema
+        and isinstance(schema.get("minimum"), int | float)
+        and isinstance(schema.get("maximum"), int | float)
+    ):
+        return {"enum": _number_grid(schema["minimum"], schema["maximum"], kind == "integer")}
+    return {k: bounded_numbers_as_choices(v) for k, v in schema.items()}
+
+
+def _number_grid(low: float, high: float, integer: bool) -> list[float] | list[int]:
+    if integer and high - low < _MAX_INTEGER_CHOICES:
+        return list(range(int(low), int(high) + 1))
+    if low > 0 and high / low >= 100:
+        ratio = (high / low) ** (1 / (_GRID_POINTS - 1))
+        points = [low * ratio**i for i in range(_GRID_POINTS)]
+    else:
+        points = [low + (high - low) * i / (_GRID_POINTS - 1) for i in range(_GRID_POINTS)]
+    if integer:
+        return sorted({min(max(round(p), int(low)), int(high)) for p in points})
+    # Three significant digits read well in a prompt; the ends stay exact.
+    rounded = [float(f"{p:.3g}") for p in points[1:-1]]
+    return [low, *sorted({p for p in rounded if low < p < high}), high]
 
 
 def _schema_from(response_format: Any) -> dict[str, Any] | None:
@@ -381,7 +394,7 @@ def _make_handler(runner_for: Callable[[str], _LlamaRunner]) -> Any:
                     str(error), model=model, llm_provider=LOCAL_PROVIDER_PREFIX
                 )
             if schema is not None:
-                parse_and_validate(reply.text, schema, numeric_bounds=False)
+                parse_and_validate(reply.text, schema)
             model_response.choices[0].message.content = reply.text
             model_response.model = f"{LOCAL_PROVIDER_PREFIX}/{model}"
             model_response.usage = litellm.Usage(

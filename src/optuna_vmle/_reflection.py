@@ -27,7 +27,7 @@ from optuna_vmle._proposal import extract_json_object
 from optuna_vmle._search_space import format_value
 
 
-NOTE_TEXT_MAX_CHARS = 240
+NOTE_TEXT_MAX_CHARS = 160
 VERDICTS = ("confirmed", "refuted", "inconclusive")
 _MAX_CHANGES = 8
 _LLM_FIELDS = ("hypothesis", "verdict", "rule", "next_action")

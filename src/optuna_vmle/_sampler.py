@@ -147,7 +147,7 @@ class VirtualMLESampler(BaseSampler):
         replay: bool = False,
         serve_from_store: bool = True,
         reflect: bool = True,
-        reflection_max_tokens: int = 256,
+        reflection_max_tokens: int = 320,
         reflection_timeout: float | None = 60.0,
         insight_interval: int | None = 10,
         descriptors: Mapping[str, float | str] | None = None,
