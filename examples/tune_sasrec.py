@@ -34,7 +34,10 @@ def make_sampler(name: str, objective, seed: int) -> optuna.samplers.BaseSampler
     from optuna_vmle import VirtualMLESampler
 
     return VirtualMLESampler(
-        model=None, task=objective.task_description, search_space=objective.search_space, seed=seed
+        task=objective.task_description,
+        search_space=objective.search_space,
+        descriptors=objective.task_descriptors,
+        seed=seed,
     )
 
 
@@ -58,6 +61,12 @@ def main() -> None:
     )
     study.optimize(objective, n_trials=args.trials, catch=(RecTrainingError,))
 
+    for trial in study.trials:
+        value = "-" if trial.value is None else f"{trial.value:.4f}"
+        print(f"#{trial.number} {trial.state.name:8s} NDCG@10 {value} {trial.params}")
+        if "vmle:source" in trial.user_attrs:
+            rule = (trial.user_attrs.get("vmle:reflection") or {}).get("rule", "")
+            print(f"    source={trial.user_attrs['vmle:source']} rule: {rule}")
     best = study.best_trial
     test = best.user_attrs["rec:test_metrics"]
     print(f"\nbest trial #{best.number}: validation NDCG@10 {best.value:.4f}")

@@ -342,3 +342,26 @@ def test_guard_can_be_disabled(memory_url: str) -> None:
     study.optimize(lambda t: (t.suggest_float("x", -5, 5) - 2) ** 2, n_trials=11)
     assert study.trials[10].params["x"] == -4.9
     assert study.trials[10].user_attrs["vmle:source"] == "llm"
+
+
+def test_unused_conditional_parameters_do_not_make_a_duplicate_new(memory_url: str) -> None:
+    space = {
+        "use_decay": CategoricalDistribution([True, False]),
+        "decay": FloatDistribution(1e-6, 1e-3, log=True),
+        "lr": FloatDistribution(1e-4, 1e-2, log=True),
+    }
+    first = {"use_decay": False, "decay": 1e-5, "lr": 1e-3}
+    same_but_unused_decay = {**first, "decay": 1e-4}
+    new = {**first, "lr": 2e-3}
+    llm = ScriptedLLM([reply(first), reply(same_but_unused_decay), reply(new)])
+
+    def conditional(trial: optuna.Trial) -> float:
+        lr = trial.suggest_float("lr", 1e-4, 1e-2, log=True)
+        if trial.suggest_categorical("use_decay", [True, False]):
+            lr += trial.suggest_float("decay", 1e-6, 1e-3, log=True)
+        return lr
+
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url, search_space=space))
+    study.optimize(conditional, n_trials=2)
+    assert study.trials[1].params["lr"] == 2e-3
+    assert "already tried in trial #0" in llm.calls[2].messages[-1]["content"]

@@ -99,7 +99,10 @@ def _is_feasible(trial: FrozenTrial) -> bool:
 
 
 def trial_params_for_duplicates(trial: FrozenTrial) -> dict[str, Any]:
-    """Parameters of a trial, including those proposed to a running trial not yet suggested."""
+    """The parameters a finished trial used; for a running trial, also what was proposed to it
+    and is not suggested yet."""
+    if trial.state.is_finished():
+        return dict(trial.params)
     proposal = trial.user_attrs.get(_attrs.PROPOSAL)
     params = dict(proposal) if isinstance(proposal, dict) else {}
     params.update(trial.params)

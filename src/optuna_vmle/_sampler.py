@@ -577,14 +577,24 @@ class VirtualMLESampler(BaseSampler):
 def _duplicate_finder(
     existing: list[tuple[int, dict[str, Any]]], fixed: dict[str, Any] | None
 ) -> Callable[[dict[str, Any]], int | None]:
+    """A proposal duplicates a trial when it agrees on every parameter that trial used.
+
+    Conditional parameters a trial never suggested (e.g. ``weight_decay`` when
+    ``use_weight_decay`` is false) do not make an otherwise identical proposal new.
+    """
+
     def find(params: dict[str, Any]) -> int | None:
         candidate = {**params, **(fixed or {})}
         for number, other in existing:
-            if other and all(other.get(k, _MISSING) == v for k, v in candidate.items()):
+            shared = other.keys() & candidate.keys()
+            if shared and all(_same(other[k], candidate[k]) for k in shared):
                 return number
         return None
 
     return find
 
 
-_MISSING = object()
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
+
+

@@ -103,7 +103,7 @@ def test_nan_loss_fails_the_trial_with_a_clear_message(dataset, monkeypatch):
     study.optimize(objective, n_trials=1, catch=(RecTrainingError,))
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.FAIL
-    assert trial.user_attrs["rec:failure"].startswith("loss became NaN at epoch 1 (lr=0.001")
+    assert trial.user_attrs["vmle:error"].startswith("loss became NaN at epoch 1 (lr=0.001")
     with pytest.raises(RecTrainingError, match="loss became NaN at epoch 1"):
         study.optimize(objective, n_trials=1)
 
@@ -113,7 +113,7 @@ def test_indivisible_hidden_size_fails_the_trial_clearly(dataset):
     study = optuna.create_study(direction="maximize")
     study.optimize(objective, n_trials=1, catch=(RecTrainingError,))
     assert study.trials[0].state == optuna.trial.TrialState.FAIL
-    assert "hidden_size 30 is not divisible by num_heads 4" in study.trials[0].user_attrs["rec:failure"]
+    assert "hidden_size 30 is not divisible by num_heads 4" in study.trials[0].user_attrs["vmle:error"]
 
 
 def test_early_stopping_and_time_budget_end_training(dataset):

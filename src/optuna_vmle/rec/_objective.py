@@ -9,6 +9,7 @@ import optuna
 import torch
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
+from optuna_vmle import _attrs
 from optuna_vmle.rec._data import DatasetDescriptors, LeaveOneOutSplit, SequenceDataset, leave_one_out, load_sequences
 from optuna_vmle.rec._hstu import HSTU
 from optuna_vmle.rec._sasrec import SASRec
@@ -111,6 +112,7 @@ class RecObjective:
             for a sampler's ``search_space=`` argument.
         fixed_params: Values the user fixed instead of searching.
         task_description: Model, dataset descriptors and metric in words, for LLM samplers.
+        task_descriptors: The same as data, for cross-study transfer (``descriptors=``).
     """
 
     def __init__(
@@ -148,6 +150,13 @@ class RecObjective:
     def descriptors(self) -> DatasetDescriptors:
         return self.split.dataset.descriptors
 
+    @property
+    def task_descriptors(self) -> dict[str, str | float]:
+        """Model family, metric and dataset statistics (not its name), for the sampler's
+        ``descriptors=``: what a cognition summary is tagged with and retrieved by."""
+        stats = {k: v for k, v in self.descriptors.as_dict().items() if k != "name"}
+        return {"model": self.model_name.lower(), "metric": "ndcg@10", **stats}
+
     def _value(self, trial: optuna.Trial, name: str) -> Any:
         if name in self.fixed_params:
             return self.fixed_params[name]
@@ -173,7 +182,7 @@ class RecObjective:
         try:
             return self._train_trial(trial)
         except RecTrainingError as error:
-            trial.set_user_attr(USER_ATTR_PREFIX + "failure", str(error))
+            trial.set_user_attr(_attrs.ERROR, str(error))
             raise
 
     def _train_trial(self, trial: optuna.Trial) -> float:
@@ -249,7 +258,8 @@ def sasrec_objective(
     :class:`optuna.TrialPruned` when the pruner says so. A NaN loss or running out of memory
     raises :class:`RecTrainingError` (pass ``catch=(RecTrainingError,)`` to
     :meth:`optuna.Study.optimize` to record it as a failed trial and continue); the reason is
-    also stored in the user attribute ``rec:failure``. User attributes: ``rec:valid_metrics``,
+    also stored in the user attribute ``vmle:error``, where the LLM sampler and its reflection
+    read it. User attributes: ``rec:valid_metrics``,
     ``rec:test_metrics`` (at the best validation epoch), ``rec:epochs``, ``rec:best_epoch``,
     ``rec:learning_curve``, ``rec:wall_time_s``, ``rec:stop_reason``, ``rec:n_params``,
     ``rec:device`` and ``rec:fixed_params`` (the values fixed through ``search_space``).
