@@ -41,10 +41,16 @@ def test_embedded_model_study_has_provenance_and_replays_without_llm(tmp_path, m
     sources = [t.user_attrs["vmle:source"] for t in study.trials]
     assert len(sources) == 20
     assert set(sources) <= {"llm", "llm-repaired", "fallback"}
-    assert sources.count("llm") + sources.count("llm-repaired") >= 10
+    # The startup trials are the LLM's (grammar-valid, in range); later the guard may prefer TPE.
+    assert sources.count("llm") + sources.count("llm-repaired") >= 5
     for trial in study.trials:
         assert trial.user_attrs["vmle:model"] == "vmle-local/smollm2-135m"
         assert trial.user_attrs["vmle:llm_calls"] >= 1
+        if trial.user_attrs["vmle:source"] == "fallback":
+            assert trial.user_attrs["vmle:fallback_reason"]
+        assert trial.user_attrs["vmle:reflection"]["outcome"]
+    # A reflection that the model botches keeps its computed facts; most carry the LLM's rule.
+    assert sum("rule" in t.user_attrs["vmle:reflection"] for t in study.trials) >= 10
 
     def no_llm(**kwargs):
         raise AssertionError("replay must not call the LLM")

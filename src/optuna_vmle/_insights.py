@@ -23,7 +23,7 @@ from optuna_vmle._proposal import extract_json_object
 MAX_ITEMS = 10
 MAX_TRIALS_PER_ITEM = 20
 MAX_NOTES_PER_CALL = 40
-ITEM_MAX_CHARS = 200
+ITEM_MAX_CHARS = 160
 
 _logger = optuna.logging.get_logger(__name__)
 
@@ -38,7 +38,7 @@ def insights_schema() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "text": {"type": "string", "maxLength": ITEM_MAX_CHARS},
-            "trials": {"type": "array", "items": {"type": "integer"}},
+            "trials": {"type": "array", "items": {"type": "integer"}, "maxItems": 10},
         },
         "required": ["text", "trials"],
         "additionalProperties": False,

@@ -50,6 +50,7 @@ _logger = optuna.logging.get_logger(__name__)
 
 MODEL_ENV = "VMLE_MODEL"
 DEFAULT_MODEL = LOCAL_PROVIDER_PREFIX + "/smollm2-135m"
+SUMMARY_MAX_TOKENS = 1536
 
 
 class VirtualMLESampler(BaseSampler):
@@ -326,7 +327,7 @@ class VirtualMLESampler(BaseSampler):
             study,
             descriptors={**self._descriptors, **(descriptors or {})},
             insights=insights,
-            client=self._client_for(study) if use_llm else None,
+            client=self._client_for(study, purpose="summary") if use_llm else None,
             task=self._task,
             seed=self._seed,
         )
@@ -373,7 +374,7 @@ class VirtualMLESampler(BaseSampler):
                 notes,
                 current.insights if current else None,
                 maximize=study.directions[0] == optuna.study.StudyDirection.MAXIMIZE,
-                client=self._client_for(study) if use_llm else None,
+                client=self._client_for(study, purpose="summary") if use_llm else None,
                 task=self._task,
                 study_name=study.study_name,
                 seed=self._seed,
@@ -539,17 +540,23 @@ class VirtualMLESampler(BaseSampler):
         _attrs.set_trial_attrs(study, trial._trial_id, attrs)
 
     def _client_for(self, study: Study, purpose: str = "proposal") -> LLMClient:
-        """The client for proposals (also insights and distill) or for reflections."""
+        """The client for proposals, reflections, or summaries (insights and distill)."""
         url = self._url_for(study)
-        reflection = purpose == "reflection"
+        if purpose == "reflection":
+            timeout, max_tokens = self._reflection_timeout, self._reflection_max_tokens
+        elif purpose == "summary":
+            # Up to 20 items of a few sentences each: more room than one proposal needs.
+            timeout, max_tokens = self._timeout, max(self._max_tokens, SUMMARY_MAX_TOKENS)
+        else:
+            timeout, max_tokens = self._timeout, self._max_tokens
         with self._lock:
             client = self._clients.get((url, purpose))
             if client is None:
                 client = LLMClient(
                     model=self._model,
                     temperature=self._temperature,
-                    timeout=self._reflection_timeout if reflection else self._timeout,
-                    max_tokens=self._reflection_max_tokens if reflection else self._max_tokens,
+                    timeout=timeout,
+                    max_tokens=max_tokens,
                     store=TranscriptStore(url),
                     replay=self._replay,
                     serve_from_store=self._serve_from_store,
