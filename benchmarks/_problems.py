@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,10 @@ from optuna.distributions import (
 
 
 TABLES_DIR = Path(__file__).resolve().parent / "tables"
+# The benchmark datasets: ../shared/data beside the repository unless $VMLE_DATA_DIR says otherwise.
+DATA_DIR = Path(
+    os.environ.get("VMLE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 REFERENCE_SAMPLES = 2000
 
 Params = dict[str, Any]
@@ -66,6 +71,11 @@ class Problem:
 
     def evaluate(self, params: Params) -> Evaluation:
         raise NotImplementedError
+
+    @property
+    def descriptors(self) -> dict[str, str | float]:
+        """What a cognition summary of this problem is tagged with and retrieved by."""
+        return {"problem": self.name}
 
     def objective(self, trial: optuna.Trial) -> float:
         params: Params = {}
@@ -292,6 +302,20 @@ class TabularProblem(Problem):
             raise MissingTableEntry(f"{self.name}: {params} failed: {metrics.get('error')}")
         attrs = {f"table:{k}": v for k, v in metrics.items() if k != self.metric}
         return Evaluation(float(metrics[self.metric]), attrs)
+
+    @property
+    def descriptors(self) -> dict[str, str | float]:
+        """Model family, metric and the statistics of the dataset the table was built on."""
+        meta = self.metadata
+        found: dict[str, str | float] = {"model": meta["model"], "metric": self.metric}
+        data_file = DATA_DIR / f"{meta['dataset']}.txt"
+        if data_file.exists():
+            from optuna_vmle.rec import load_sequences
+
+            stats = load_sequences(data_file).descriptors.as_dict()
+            found.update({k: v for k, v in stats.items() if k != "name"})
+        found["n_users"] = meta["n_users"]  # after the table's user subsample
+        return found
 
     def reference_worst(self) -> float | None:
         values = _finite_values(self.rows.values(), self.metric)

@@ -36,11 +36,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _problems import TABLES_DIR, config_key  # noqa: E402
+from _problems import DATA_DIR, TABLES_DIR, config_key  # noqa: E402
 from compare import write_json_atomically  # noqa: E402
 
 
-DATA_DIR = Path(os.environ.get("VMLE_DATA_DIR", "/work/shared/data"))
 METRIC = "valid_ndcg@10"
 MODEL_NAMES = {"sasrec": "SASRec", "hstu": "HSTU"}
 FIXED = {"maxlen": 50, "num_heads": 1, "batch_size": 128, "seed": 0}

@@ -46,7 +46,20 @@ from _problems import FAST_PROBLEMS, Problem, get_problem  # noqa: E402
 
 
 HARNESS_VERSION = 1
-SAMPLERS = ("vmle", "tpe", "random", "gp", "cmaes")
+SAMPLERS = (
+    "vmle", "tpe", "random", "gp", "cmaes",
+    # Ablations and transfer (issue 6): each removes or adds one mechanism.
+    "vmle-noreflect", "vmle-noguard", "vmle-transfer", "tpe-warm",
+)
+# vmle variants: constructor overrides on top of the full sampler.
+VMLE_VARIANTS: dict[str, dict[str, Any]] = {
+    "vmle": {},
+    "vmle-noreflect": {"reflect": False},  # no reflection, hence no insights either
+    "vmle-noguard": {"llm_bonus": None},
+    "vmle-transfer": {"warm_start": 2},
+}
+# How many transferred configurations warm-start a study (vmle-transfer and tpe-warm alike).
+WARM_START = 2
 REFERENCE_SAMPLER = "tpe"
 DEFAULT_MODEL = "vmle-local/smollm2-135m"
 SCRIPTED_MODEL = "scripted"
@@ -124,14 +137,21 @@ class SamplerTimer:
 
 
 def make_sampler(
-    name: str, *, seed: int, problem: Problem, model: str, budget: int, workdir: Path
+    name: str,
+    *,
+    seed: int,
+    problem: Problem,
+    model: str,
+    budget: int,
+    workdir: Path,
+    transfer_from: Path | None = None,
 ) -> optuna.samplers.BaseSampler:
     """Build sampler ``name``; raises ``ImportError`` when its dependencies are missing.
 
     vmle keeps its memory in a fresh database under ``workdir`` and never answers from stored
     transcripts, so that runs are independent and every proposal is a real LLM call.
     """
-    if name == "tpe":
+    if name in ("tpe", "tpe-warm"):
         return optuna.samplers.TPESampler(seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
@@ -140,17 +160,22 @@ def make_sampler(
     if name == "cmaes":
         # Categorical parameters fall back to independent (random) sampling.
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
-    if name == "vmle":
-        from optuna_vmle import VirtualMLESampler
+    if name in VMLE_VARIANTS:
+        from optuna_vmle import VirtualMLESampler, import_summaries
 
+        memory_url = f"sqlite:///{workdir / 'vmle-memory.db'}"
+        if name == "vmle-transfer":
+            import_summaries(memory_url, transfer_from)
         return VirtualMLESampler(
             model=resolve_model(model, seed),
             task=problem.task,
             search_space=problem.search_space,
             seed=seed,
             budget=budget,
-            memory_url=f"sqlite:///{workdir / 'vmle-memory.db'}",
+            memory_url=memory_url,
             serve_from_store=False,
+            descriptors=problem.descriptors,
+            **VMLE_VARIANTS[name],
         )
     raise ValueError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
 
@@ -167,10 +192,17 @@ def resolve_model(model: str, seed: int) -> str:
 # --- One run -------------------------------------------------------------------------------
 
 
-def run_config(problem: str, sampler: str, seed: int, trials: int, model: str) -> dict[str, Any]:
-    config = {"problem": problem, "sampler": sampler, "seed": seed, "trials": trials}
-    if sampler == "vmle":
+def run_config(
+    problem: str, sampler: str, seed: int, trials: int, model: str, transfer_from: Path | None
+) -> dict[str, Any]:
+    config: dict[str, Any] = {"problem": problem, "sampler": sampler, "seed": seed, "trials": trials}
+    if sampler.startswith("vmle"):
         config["model"] = model
+    if sampler in ("vmle-transfer", "tpe-warm"):
+        if transfer_from is None:
+            raise SystemExit(f"{sampler} needs --transfer-from SUMMARIES.json")
+        config["transfer_from"] = str(transfer_from)
+        config["transfer_sha"] = hashlib.sha256(transfer_from.read_bytes()).hexdigest()[:12]
     config["harness_version"] = HARNESS_VERSION
     return config
 
@@ -208,21 +240,33 @@ def llm_tokens(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[str, Any]:
 
 
 def run_study(
-    problem: Problem, sampler_name: str, *, seed: int, trials: int, model: str
+    problem: Problem,
+    sampler_name: str,
+    *,
+    seed: int,
+    trials: int,
+    model: str,
+    transfer_from: Path | None = None,
 ) -> tuple[optuna.Study, SamplerTimer, float]:
     """Optimise ``problem`` with a fresh sampler; returns the study, its timer and wall time."""
     with tempfile.TemporaryDirectory(prefix="vmle-bench-") as workdir:
         sampler = make_sampler(
             sampler_name, seed=seed, problem=problem, model=model, budget=trials,
-            workdir=Path(workdir),
+            workdir=Path(workdir), transfer_from=transfer_from,
         )
         timer = SamplerTimer(sampler)
         # No pruning: a pruner would end the trials of different samplers at different epochs.
         study = optuna.create_study(
             direction=problem.direction, sampler=sampler, pruner=optuna.pruners.NopPruner()
         )
+        if sampler_name == "tpe-warm":
+            # The fair baseline for transfer: TPE starting from the same transferred configs.
+            for params in warm_start_configs(problem, transfer_from):
+                study.enqueue_trial(params, skip_if_exists=True)
         llm_timing = (
-            timer.timing_llm_calls() if sampler_name == "vmle" else contextlib.nullcontext()
+            timer.timing_llm_calls()
+            if sampler_name.startswith("vmle")
+            else contextlib.nullcontext()
         )
         started = time.perf_counter()
         with llm_timing:
@@ -230,10 +274,21 @@ def run_study(
         return study, timer, time.perf_counter() - started
 
 
+def warm_start_configs(problem: Problem, transfer_from: Path | None) -> list[dict[str, Any]]:
+    """The configurations vmle-transfer warm-starts with, retrieved and mapped the same way."""
+    from optuna_vmle._transfer import read_summaries_file, retrieve_summaries, transferred_configs
+
+    assert transfer_from is not None
+    retrieved = retrieve_summaries(read_summaries_file(transfer_from), problem.descriptors)
+    return [params for _, params in transferred_configs(retrieved, problem.search_space, WARM_START)]
+
+
 def run_one(config: dict[str, Any], problem: Problem) -> dict[str, Any]:
+    transfer_from = config.get("transfer_from")
     study, timer, wall = run_study(
         problem, config["sampler"], seed=config["seed"], trials=config["trials"],
         model=config.get("model", ""),
+        transfer_from=Path(transfer_from) if transfer_from else None,
     )
     trials = study.get_trials(deepcopy=False)
     values = [t.value if t.state == optuna.trial.TrialState.COMPLETE else None for t in trials]
@@ -460,6 +515,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None, help=f"default {DEFAULT_OUT}")
     parser.add_argument("--dry", action="store_true",
                         help="smoke run: 6 trials, 2 seeds, fast problems, temporary --out")
+    parser.add_argument("--transfer-from", type=Path, default=None,
+                        help="exported cognition summaries for vmle-transfer and tpe-warm")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     if args.dry:
@@ -480,7 +537,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     problems = {name: get_problem(name) for name in args.problems}
     configs = [
-        run_config(p, s, seed, args.trials, args.model)
+        run_config(p, s, seed, args.trials, args.model, args.transfer_from)
         for p in args.problems
         for s in args.samplers
         for seed in range(args.seeds)
@@ -513,7 +570,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "out": str(args.out),
         "trials": args.trials,
         "seeds": args.seeds,
-        "model": args.model if "vmle" in args.samplers else None,
+        "model": args.model if any(s.startswith("vmle") for s in args.samplers) else None,
+        "transfer_from": str(args.transfer_from) if args.transfer_from else None,
         **counts,
         "skipped_samplers": skipped_samplers,
         "problems": {
