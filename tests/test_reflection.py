@@ -67,6 +67,9 @@ def test_complete_failed_and_pruned_trials_get_notes_in_attrs_and_memory(memory_
     notes = [t.user_attrs["vmle:reflection"] for t in study.trials]
     assert [n["state"] for n in notes] == ["COMPLETE", "FAIL", "PRUNED"]
     assert all(n["rule"] == "keep lr near 1e-3" and n["verdict"] == "confirmed" for n in notes)
+    # The reflection's own cost is accounted for beside the proposal's.
+    assert all(t.user_attrs["vmle:reflection_prompt_tokens"] > 0 for t in study.trials)
+    assert all("vmle:reflection_latency_s" in t.user_attrs for t in study.trials)
     assert notes[0]["value"] == pytest.approx(1e-3)
     # The facts are computed in code, not asked from the LLM.
     assert notes[1]["changed"] == "lr 0.001 -> 0.01"

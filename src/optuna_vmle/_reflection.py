@@ -22,6 +22,7 @@ from optuna.trial import TrialState
 from optuna_vmle import _attrs
 from optuna_vmle._client import LLMClient
 from optuna_vmle._llm import LLMCallError
+from optuna_vmle._llm import LLMReply
 from optuna_vmle._prompts import build_reflection_messages
 from optuna_vmle._proposal import extract_json_object
 from optuna_vmle._search_space import format_value
@@ -105,8 +106,9 @@ def reflect_on_trial(
     *,
     task: str,
     seed: int | None,
-) -> dict[str, Any]:
-    """The note of one trial: the facts, plus the LLM's judgement when its reply is usable.
+) -> tuple[dict[str, Any], LLMReply | None]:
+    """The note of one trial: the facts, plus the LLM's judgement when its reply is usable;
+    and the LLM reply (None when the call failed), for its token and latency accounting.
 
     An LLM error or an invalid reply is logged and leaves the facts-only note.
     """
@@ -123,20 +125,21 @@ def reflect_on_trial(
         outcome=facts.outcome,
         expectation=facts.expectation,
     )
+    reply = None
     try:
-        answer = client.ask(
+        reply = client.ask(
             messages,
             reflection_schema(),
             seed=seed,
             purpose="reflection",
             study_name=study.study_name,
             trial_number=trial.number,
-        )
-        note.update(parse_reflection(answer.reply.content))
+        ).reply
+        note.update(parse_reflection(reply.content))
     except (LLMCallError, InvalidReflection) as error:
         _logger.warning(f"Trial {trial.number}: reflection skipped ({error}).")
         note["reflection_error"] = _truncate(str(error))
-    return note
+    return note, reply
 
 
 def parse_reflection(text: str) -> dict[str, str]:

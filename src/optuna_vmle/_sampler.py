@@ -343,7 +343,7 @@ class VirtualMLESampler(BaseSampler):
     ) -> None:
         # The frozen trial handed to after_trial may predate the attrs written during the run.
         fresh = study._storage.get_trial(trial._trial_id)
-        note = reflect_on_trial(
+        note, reply = reflect_on_trial(
             self._client_for(study, purpose="reflection"),
             study,
             fresh,
@@ -352,7 +352,12 @@ class VirtualMLESampler(BaseSampler):
             task=self._task,
             seed=self._trial_seed(trial),
         )
-        _attrs.set_trial_attrs(study, trial._trial_id, {_attrs.REFLECTION: note})
+        attrs: dict[str, Any] = {_attrs.REFLECTION: note}
+        if reply is not None:
+            attrs[_attrs.REFLECTION_PROMPT_TOKENS] = reply.prompt_tokens
+            attrs[_attrs.REFLECTION_COMPLETION_TOKENS] = reply.completion_tokens
+            attrs[_attrs.REFLECTION_LATENCY_S] = round(reply.latency_s, 4)
+        _attrs.set_trial_attrs(study, trial._trial_id, attrs)
         memory = self._memory_for(study)
         memory.add_note(study.study_name, trial.number, note)
         _dashboard.save_note(study, trial._trial_id, _dashboard.reflection_markdown(note))
