@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+from optuna_vmle._search_space import suggest
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -103,21 +104,6 @@ class Problem:
                 continue
             params[name] = sample_uniformly(distribution, rng)
         return params
-
-
-def suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution) -> Any:
-    """Suggest ``name`` from ``distribution`` through the public Trial API."""
-    if isinstance(distribution, FloatDistribution):
-        return trial.suggest_float(
-            name, distribution.low, distribution.high, step=distribution.step, log=distribution.log
-        )
-    if isinstance(distribution, IntDistribution):
-        return trial.suggest_int(
-            name, distribution.low, distribution.high, step=distribution.step, log=distribution.log
-        )
-    if isinstance(distribution, CategoricalDistribution):
-        return trial.suggest_categorical(name, distribution.choices)
-    raise TypeError(f"unsupported distribution for {name}: {distribution!r}")
 
 
 def sample_uniformly(distribution: BaseDistribution, rng: np.random.Generator) -> Any:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import optuna
+
 from optuna.distributions import BaseDistribution
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
@@ -45,6 +47,21 @@ def describe(name: str, distribution: BaseDistribution) -> str:
             text += f", step {format_value(distribution.step)}"
         return text
     raise TypeError(f"unsupported distribution {distribution!r}")
+
+
+def suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution) -> Any:
+    """Suggest ``name`` from ``distribution`` through the public Trial API."""
+    if isinstance(distribution, FloatDistribution):
+        return trial.suggest_float(
+            name, distribution.low, distribution.high, log=distribution.log, step=distribution.step
+        )
+    if isinstance(distribution, IntDistribution):
+        return trial.suggest_int(
+            name, distribution.low, distribution.high, log=distribution.log, step=distribution.step
+        )
+    if isinstance(distribution, CategoricalDistribution):
+        return trial.suggest_categorical(name, distribution.choices)
+    raise TypeError(f"unsupported distribution for {name!r}: {distribution!r}")
 
 
 def format_value(value: Any) -> str:

@@ -10,6 +10,7 @@ import torch
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from optuna_vmle import _attrs
+from optuna_vmle._search_space import suggest
 from optuna_vmle.rec._data import DatasetDescriptors, LeaveOneOutSplit, SequenceDataset, leave_one_out, load_sequences
 from optuna_vmle.rec._hstu import HSTU
 from optuna_vmle.rec._sasrec import SASRec
@@ -66,20 +67,6 @@ def hstu_search_space() -> dict[str, BaseDistribution]:
         "loss": CategoricalDistribution(["sampled_softmax", "full_ce"]),
         "temperature": FloatDistribution(0.02, 0.2, log=True),
     }
-
-
-def _suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution) -> Any:
-    if isinstance(distribution, FloatDistribution):
-        return trial.suggest_float(
-            name, distribution.low, distribution.high, log=distribution.log, step=distribution.step
-        )
-    if isinstance(distribution, IntDistribution):
-        return trial.suggest_int(
-            name, distribution.low, distribution.high, log=distribution.log, step=distribution.step
-        )
-    if isinstance(distribution, CategoricalDistribution):
-        return trial.suggest_categorical(name, distribution.choices)
-    raise TypeError(f"unsupported distribution for {name!r}: {distribution!r}")
 
 
 def _describe(
@@ -160,7 +147,7 @@ class RecObjective:
     def _value(self, trial: optuna.Trial, name: str) -> Any:
         if name in self.fixed_params:
             return self.fixed_params[name]
-        return _suggest(trial, name, self.search_space[name])
+        return suggest(trial, name, self.search_space[name])
 
     def sample_params(self, trial: optuna.Trial) -> dict[str, Any]:
         """Every hyperparameter of one trial; conditional ones only when they apply."""
