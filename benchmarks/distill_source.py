@@ -5,13 +5,15 @@
         --samplers tpe tpe-warm vmle vmle-transfer \\
         --transfer-from benchmarks/summaries/tab-sasrec-beauty-small-e20-u0.2.json
 
-The study uses the full vmle sampler (the model given by --model, default the embedded one);
-the summary's evidence (top configurations, good ranges, failure regions) comes from its trials.
+The summary's evidence (top configurations, good ranges, failure regions) comes from the
+study's trials, whichever sampler ran it: the full vmle sampler (--sampler vmle, the model given
+by --model) or TPE (--sampler tpe, seconds on a table). --no-llm leaves the LLM's rules out.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
@@ -32,6 +34,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--sampler", choices=["vmle", "tpe"], default="vmle")
+    parser.add_argument("--no-llm", action="store_true", help="evidence only, no LLM rules")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     out = args.out or SUMMARIES_DIR / f"{args.problem}.json"
@@ -39,13 +43,17 @@ def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     problem = get_problem(args.problem)
     with tempfile.TemporaryDirectory(prefix="vmle-distill-") as workdir:
-        sampler = make_sampler(
-            "vmle", seed=args.seed, problem=problem, model=args.model, budget=args.trials,
+        make = functools.partial(
+            make_sampler, seed=args.seed, problem=problem, model=args.model, budget=args.trials,
             workdir=Path(workdir),
         )
-        study = optuna.create_study(direction=problem.direction, sampler=sampler)
+        distiller = make("vmle")
+        study = optuna.create_study(
+            direction=problem.direction,
+            sampler=distiller if args.sampler == "vmle" else make(args.sampler),
+        )
         study.optimize(problem.objective, n_trials=args.trials, catch=problem.catch)
-        summary = sampler.distill(study)
+        summary = distiller.distill(study, use_llm=not args.no_llm)
         from optuna_vmle import export_summaries
 
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -203,3 +203,14 @@ def test_a_broken_memory_database_skips_the_warm_start_not_the_study(tmp_path) -
     study = optuna.create_study(sampler=sampler)
     study.optimize(new_objective, n_trials=2)
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+
+
+def test_a_configuration_evaluated_twice_is_one_top_config() -> None:
+    from optuna_vmle._transfer import summarize_evidence
+
+    study = optuna.create_study(direction="maximize")
+    for value, x in [(0.5, 1), (0.5, 1), (0.4, 2), (0.3, 3)]:
+        study.enqueue_trial({"x": x})
+        study.optimize(lambda t, v=value: v + 0 * t.suggest_int("x", 0, 5), n_trials=1)
+    evidence = summarize_evidence(study)
+    assert [c["params"]["x"] for c in evidence["top_configs"]] == [1, 2, 3]

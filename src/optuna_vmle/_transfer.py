@@ -302,7 +302,16 @@ def _ranked_complete(study: optuna.Study) -> list[FrozenTrial]:
     ]
     # Multi-objective studies are ranked by their first objective.
     sign = -1.0 if study.directions[0] == StudyDirection.MAXIMIZE else 1.0
-    return sorted(complete, key=lambda t: sign * t.values[0])
+    ranked = sorted(complete, key=lambda t: sign * t.values[0])
+    # A configuration evaluated twice (a grid, a re-run) is one piece of evidence: keep its best.
+    seen: set[str] = set()
+    distinct = []
+    for trial in ranked:
+        key = json.dumps(_json_params(trial.params), sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            distinct.append(trial)
+    return distinct
 
 
 def _good_ranges(top: Sequence[FrozenTrial]) -> dict[str, dict[str, Any]]:
