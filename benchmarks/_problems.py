@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import optuna
-from optuna_vmle._search_space import suggest
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -32,12 +30,12 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from _paths import DATA_DIR
+from optuna_vmle._search_space import suggest
+
 
 TABLES_DIR = Path(__file__).resolve().parent / "tables"
-# The benchmark datasets: ../shared/data beside the repository unless $VMLE_DATA_DIR says otherwise.
-DATA_DIR = Path(
-    os.environ.get("VMLE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
+
 REFERENCE_SAMPLES = 2000
 
 Params = dict[str, Any]

@@ -20,14 +20,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import os
 import time
+from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _paths import DATA_DIR  # noqa: E402
+
 from optuna_vmle.rec import HSTU, SASRec, TrainingConfig, fit, leave_one_out, load_sequences
 
-DEFAULT_DATA = "/work/shared/data/Beauty.txt"
+DEFAULT_DATA = str(DATA_DIR / "Beauty.txt")
 PUBLISHED = {
     "sasrec_bce": {"ndcg@10": 0.0318, "hr@10": 0.0605},
     "sasrec_ss": {"ndcg@10": 0.0531, "hr@10": 0.0921},

@@ -3,7 +3,7 @@
 The reference configuration (pmixer/SASRec.pytorch on this kind of 2-core machine: 15.5-19 s
 per epoch, 4.3 s per batched full-ranking pass on Beauty) is the default:
 
-    python benchmarks/rec_speed.py --data /work/shared/data/Beauty.txt --epochs 3
+    python benchmarks/rec_speed.py --data ../shared/data/Beauty.txt --epochs 3
 
 Prints seconds per epoch and per evaluation pass, then one line
 ``SUMMARY {...}`` (JSON), and writes the same JSON to ``benchmarks/results/`` (or ``--out``).
@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import os
 import platform
 import time
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _paths import DATA_DIR  # noqa: E402
 
 from optuna_vmle.rec import (
     HSTU,
@@ -32,7 +37,7 @@ from optuna_vmle.rec import (
     training_windows,
 )
 
-DEFAULT_DATA = "/work/shared/data/Beauty.txt"
+DEFAULT_DATA = str(DATA_DIR / "Beauty.txt")
 
 
 def parse_args() -> argparse.Namespace:
