@@ -131,11 +131,12 @@ def test_exported_summary_reaches_a_similar_study_on_another_machine(tmp_path) -
     assert TRANSFER_SECTION_TITLE in prompt
     assert "rule: widen before deepening" in prompt and "study sasrec-beauty" in prompt
     assert "lr=0.05, optimizer=\"adam\": RuntimeError: loss became NaN" in prompt
-    ids = similar.trials[0].user_attrs["vmle:memory_ids"]
+    ids = similar.trials[2].user_attrs["vmle:memory_ids"]  # the first LLM-proposed trial
     assert ids == [f"summary:{summary['id']}"]
     # Warm start: the best transferred configurations, mapped into the new space, run next.
     warm = [t for t in similar.trials if "vmle:transferred_from" in t.user_attrs]
     assert [t.params for t in warm] == [{"lr": 8e-4, "blocks": 1}, {"lr": 1e-3, "blocks": 2}]
+    assert [t.number for t in warm] == [0, 1]  # the transferred configurations come first
     assert all(t.user_attrs["vmle:source"] == "enqueued" for t in warm)
 
     unrelated, prompt = new_study(team_b, HSTU_BABY, warm_start=2)

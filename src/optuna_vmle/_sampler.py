@@ -123,7 +123,7 @@ class VirtualMLESampler(BaseSampler):
         transfer_threshold: Smallest descriptor similarity (0-1) of a summary to be shown.
         max_transferred: How many summaries the prompt shows at most.
         warm_start: Enqueue up to this many top configurations of the retrieved summaries,
-            mapped into ``search_space``, once per study (they run from the second trial on).
+            mapped into ``search_space``, once per study (they are the study's first trials).
         llm_bonus: Guard against a weak LLM. Once a ``TPESampler`` fallback has its startup
             trials, each LLM proposal competes with TPE's own candidates on TPE's acquisition
             value (log density ratio), the LLM's raised by this bonus; the winner is evaluated.
@@ -219,7 +219,7 @@ class VirtualMLESampler(BaseSampler):
         self._fallback.before_trial(study, trial)
         if self._warm_start > 0:
             try:
-                self._enqueue_warm_start(study)
+                self._enqueue_warm_start(study, trial)
             except Exception as error:  # Transfer is optional; the study starts cold instead.
                 _logger.warning(f"Warm start skipped ({error}).")
         fixed = trial.system_attrs.get("fixed_params")
@@ -425,7 +425,7 @@ class VirtualMLESampler(BaseSampler):
                 self._transferred[study.study_name] = cached
         return cached
 
-    def _enqueue_warm_start(self, study: Study) -> None:
+    def _enqueue_warm_start(self, study: Study, trial: FrozenTrial) -> None:
         with self._lock:
             if study.study_name in self._warm_started:
                 return
@@ -441,6 +441,13 @@ class VirtualMLESampler(BaseSampler):
         configs = transferred_configs(
             self._transferred_summaries(study), self._search_space, self._warm_start
         )
+        if configs and not trial.system_attrs.get("fixed_params"):
+            # The first configuration runs in this very trial, as if it had been enqueued:
+            # Optuna's Trial reads fixed params from the frozen trial it handed to before_trial.
+            summary_id, params = configs.pop(0)
+            storage.set_trial_system_attr(trial._trial_id, "fixed_params", params)
+            trial.system_attrs["fixed_params"] = params
+            _attrs.set_trial_attrs(study, trial._trial_id, {_attrs.TRANSFERRED_FROM: summary_id})
         for summary_id, params in configs:
             study.enqueue_trial(
                 params, user_attrs={_attrs.TRANSFERRED_FROM: summary_id}, skip_if_exists=True
