@@ -157,7 +157,7 @@ def test_failed_and_pruned_trials_are_shown_with_their_causes(memory_url: str) -
     llm = ScriptedLLM([reply({"x": 0.1}), reply({"x": 0.2}), reply({"x": 0.3})])
 
     def flaky(trial: optuna.Trial) -> float:
-        x = trial.suggest_float("x", 0, 1)
+        trial.suggest_float("x", 0, 1)
         if trial.number == 0:
             raise RuntimeError("loss became NaN at epoch 3")
         trial.report(0.42, step=2)
