@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# Start a throwaway PostgreSQL on 127.0.0.1 for the multi-worker tests and print its URL.
-# Prints nothing (and the PostgreSQL tests skip) when no server can be started here.
+# Start a throwaway PostgreSQL on 127.0.0.1 for the multi-worker tests and print its URL;
+# `postgres.sh stop` stops it and removes its data. Fails (and the PostgreSQL tests skip) when
+# no server can be started here.
 set -euo pipefail
 port=54329
+if [ "${1:-}" = "stop" ]; then
+  for data in /tmp/vmle-ci-pg.*; do
+    [ -d "$data" ] || continue
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+    su postgres -s /bin/sh -c "$bin/pg_ctl -D $data -m fast stop" >/dev/null 2>&1 || true
+    rm -rf "$data"
+  done
+  exit 0
+fi
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq postgresql >/dev/null 2>&1
 fi
