@@ -14,6 +14,10 @@ Usage (CPU, in the background, one torch thread)::
 
     nohup python benchmarks/build_tables.py --dataset Beauty --model sasrec --grid small \\
         --max-epochs 5 --user-subsample 0.2 --threads 1 > build_tables.log 2>&1 &
+
+On a many-core machine, run N processes with ``--shard K/N --out shard.K.json`` (K = 0..N-1;
+shard K trains the configs whose index in the seeded order is K modulo N), then join them with
+``--merge OUT shard.0.json shard.1.json ...``.
 """
 
 from __future__ import annotations
@@ -144,6 +148,73 @@ def hardware(threads: int) -> str:
             f"torch {torch.__version__} CPU, {threads} thread(s)")
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> ``(K, N)`` with ``0 <= K < N``."""
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N, got {text!r}") from None
+    if not 0 <= k < n:
+        raise argparse.ArgumentTypeError(f"need 0 <= K < N, got {text!r}")
+    return k, n
+
+
+def unsharded_command(command: str) -> str:
+    """The shard's command without its ``--shard`` and ``--out`` options."""
+    words, kept = shlex.split(command), []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in ("--shard", "--out"):
+            skip = True
+        elif not word.startswith(("--shard=", "--out=")):
+            kept.append(word)
+    return " ".join(shlex.quote(w) for w in kept)
+
+
+def merge_tables(out: Path, shard_paths: Sequence[Path]) -> dict[str, Any]:
+    """Join shard tables built with ``--shard`` into ``out``: rows deduplicated, wall time summed.
+
+    All shards must share the grid and the training settings; the metadata is the first
+    shard's, with ``n_rows``, ``complete``, ``wall_s``, ``shards`` and ``command`` updated.
+    """
+    if not shard_paths:
+        raise SystemExit("--merge needs OUT and at least one shard table")
+    tables = [json.loads(path.read_text()) for path in shard_paths]
+    grid, first = tables[0]["space"], tables[0]["metadata"]
+    same = ("dataset", "model", "grid", "fixed", "max_epochs", "patience", "user_subsample")
+    for path, table in zip(shard_paths, tables):
+        meta = table["metadata"]
+        if table["space"] != grid or any(meta.get(f) != first.get(f) for f in same):
+            raise SystemExit(f"{path} was built with another grid or settings than "
+                             f"{shard_paths[0]}")
+    order = {config_key(c, grid): i for i, c in enumerate(grid_configs(grid))}
+    rows: dict[tuple[int, ...], dict[str, Any]] = {}
+    for table in tables:
+        for row in table["rows"]:
+            rows.setdefault(config_key(row["params"], grid), row)
+    n_shards = int(first["shard"].split("/")[1]) if "shard" in first else len(tables)
+    command = unsharded_command(first["command"])
+    metadata = {key: value for key, value in first.items() if key != "shard"}
+    metadata.update({
+        "command": (f"for K in $(seq 0 {n_shards - 1}); do {command} --shard $K/{n_shards} "
+                    f"--out shard.$K.json & done; wait; python benchmarks/build_tables.py "
+                    f"--merge {shlex.quote(out.name)} shard.*.json"),
+        "hardware": f"{first['hardware']}, {n_shards} shard processes in parallel",
+        "shards": n_shards,
+        "n_rows": len(rows),
+        "complete": len(rows) == len(order),
+        "wall_s": sum(float(t["metadata"].get("wall_s", 0.0)) for t in tables),
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    })
+    merged = {"rows": [rows[key] for key in sorted(rows, key=order.__getitem__)],
+              "space": grid, "metadata": metadata}
+    write_json_atomically(out, merged)
+    print(f"{out}: {len(rows)}/{len(order)} rows from {len(tables)} shard tables", flush=True)
+    return merged
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="Beauty", help="file stem under $VMLE_DATA_DIR")
@@ -157,7 +228,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-configs", type=int, default=None,
                         help="stop after this many new rows")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--shard", type=parse_shard, default=None, metavar="K/N",
+                        help="train only the configs whose seeded index is K modulo N")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None,
+                        metavar=("OUT", "SHARD"),
+                        help="merge the shard tables SHARD... into OUT and exit")
     args = parser.parse_args(argv)
+    if args.merge is not None:
+        merge_tables(args.merge[0], args.merge[1:])
+        return
 
     import torch
 
@@ -173,7 +252,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if table.get("space", grid) != grid:
         raise SystemExit(f"{out} was built with another grid; choose another --out")
     done = {config_key(row["params"], grid) for row in table["rows"]}
-    todo = [c for c in grid_configs(grid) if config_key(c, grid) not in done]
+    todo = [c for i, c in enumerate(grid_configs(grid))
+            if config_key(c, grid) not in done
+            and (args.shard is None or i % args.shard[1] == args.shard[0])]
 
     dataset = subsample_users(load_sequences(DATA_DIR / f"{args.dataset}.txt"),
                               args.user_subsample, seed=0)
@@ -215,6 +296,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             "wall_s": spent,
             "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        if args.shard is not None:
+            table["metadata"]["shard"] = f"{args.shard[0]}/{args.shard[1]}"
         write_json_atomically(out, table)
         print(f"[{len(done) + count}/{len(done) + len(todo)}] {config} -> "
               f"{metrics.get(METRIC)} ({time.perf_counter() - started:.0f} s)", flush=True)
