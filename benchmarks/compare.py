@@ -45,17 +45,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _problems import FAST_PROBLEMS, Problem, get_problem  # noqa: E402
 
 
-HARNESS_VERSION = 1
+HARNESS_VERSION = 2
 SAMPLERS = (
     "vmle", "tpe", "random", "gp", "cmaes",
     # Ablations and transfer (issue 6): each removes or adds one mechanism.
-    "vmle-noreflect", "vmle-noguard", "vmle-transfer", "tpe-warm",
+    "vmle-noreflect", "vmle-noinsights", "vmle-noguard", "vmle-nollm", "vmle-transfer",
+    "tpe-warm",
 )
 # vmle variants: constructor overrides on top of the full sampler.
 VMLE_VARIANTS: dict[str, dict[str, Any]] = {
     "vmle": {},
     "vmle-noreflect": {"reflect": False},  # no reflection, hence no insights either
     "vmle-noguard": {"llm_bonus": None},
+    "vmle-noinsights": {"insight_interval": None},  # reflections, but never consolidated
+    # The LLM replaced by the fallback: every reply is unusable, so the guard alone decides.
+    "vmle-nollm": {"reflect": False, "max_repair_rounds": 0},
     "vmle-transfer": {"warm_start": 2},
 }
 # How many transferred configurations warm-start a study (vmle-transfer and tpe-warm alike).
@@ -63,6 +67,9 @@ WARM_START = 2
 REFERENCE_SAMPLER = "tpe"
 DEFAULT_MODEL = "vmle-local/smollm2-135m"
 SCRIPTED_MODEL = "scripted"
+# A weak scripted LLM whose proposals stay around one configuration (like the tiny embedded one).
+CLUSTERED_MODEL = "scripted-clustered"
+UNUSABLE_MODEL = "scripted-unusable"
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "compare"
 TIMED_SAMPLER_METHODS = (
     "infer_relative_search_space",
@@ -166,6 +173,8 @@ def make_sampler(
         memory_url = f"sqlite:///{workdir / 'vmle-memory.db'}"
         if name == "vmle-transfer":
             import_summaries(memory_url, transfer_from)
+        if name == "vmle-nollm":
+            model = UNUSABLE_MODEL
         return VirtualMLESampler(
             model=resolve_model(model, seed),
             task=problem.task,
@@ -181,12 +190,17 @@ def make_sampler(
 
 
 def resolve_model(model: str, seed: int) -> str:
-    """``scripted`` is an instant in-process LLM giving random schema-valid replies."""
-    if model != SCRIPTED_MODEL:
-        return model
-    from optuna_vmle.testing import ScriptedLLM, random_valid_reply
+    """Scripted models are instant in-process LLMs: ``scripted`` gives random schema-valid
+    replies, ``scripted-clustered`` proposals around one configuration."""
+    from optuna_vmle.testing import ScriptedLLM, clustered_reply, random_valid_reply
 
-    return ScriptedLLM([], default=random_valid_reply(seed)).register()
+    if model == SCRIPTED_MODEL:
+        return ScriptedLLM([], default=random_valid_reply(seed)).register()
+    if model == CLUSTERED_MODEL:
+        return ScriptedLLM([], default=clustered_reply(seed)).register()
+    if model == UNUSABLE_MODEL:
+        return ScriptedLLM([], default="no proposal").register()
+    return model
 
 
 # --- One run -------------------------------------------------------------------------------
@@ -197,7 +211,7 @@ def run_config(
 ) -> dict[str, Any]:
     config: dict[str, Any] = {"problem": problem, "sampler": sampler, "seed": seed, "trials": trials}
     if sampler.startswith("vmle"):
-        config["model"] = model
+        config["model"] = UNUSABLE_MODEL if sampler == "vmle-nollm" else model
     if sampler in ("vmle-transfer", "tpe-warm"):
         if transfer_from is None:
             raise SystemExit(f"{sampler} needs --transfer-from SUMMARIES.json")
@@ -511,7 +525,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds (0..n-1)")
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--model", default=DEFAULT_MODEL,
-                        help=f"model for vmle; {SCRIPTED_MODEL!r} = instant random replies")
+                        help=f"model for vmle; {SCRIPTED_MODEL!r} = instant random replies, "
+                             f"{CLUSTERED_MODEL!r} = instant replies around one configuration")
     parser.add_argument("--out", type=Path, default=None, help=f"default {DEFAULT_OUT}")
     parser.add_argument("--dry", action="store_true",
                         help="smoke run: 6 trials, 2 seeds, fast problems, temporary --out")

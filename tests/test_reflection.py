@@ -41,6 +41,7 @@ def complete_fail_prune(trial: optuna.Trial) -> float:
 
 
 def run(llm: ScriptedLLM, memory_url: str, n_trials: int = 3, **kwargs) -> optuna.Study:
+    kwargs.setdefault("llm_bonus", None)  # the scripted proposals are used as they are
     sampler = VirtualMLESampler(
         model=llm.register(kwargs.pop("provider", None)),
         memory_url=memory_url,

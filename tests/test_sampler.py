@@ -54,6 +54,8 @@ def make_sampler(
 ) -> VirtualMLESampler:
     kwargs.setdefault("search_space", SPACE)
     kwargs.setdefault("reflect", False)  # reflection has its own tests (test_reflection.py)
+    # The guard would replace scripted proposals it finds clustered; its tests switch it on.
+    kwargs.setdefault("llm_bonus", None)
     return VirtualMLESampler(model=llm.register(provider), memory_url=memory_url, seed=0, **kwargs)
 
 
@@ -127,7 +129,7 @@ def test_duplicate_proposal_is_sent_back_for_repair(memory_url: str) -> None:
 def test_without_search_space_first_trial_is_fallback_then_llm(memory_url: str) -> None:
     llm = ScriptedLLM([], default=random_valid_reply(1))
     sampler = VirtualMLESampler(
-        model=llm.register(), memory_url=memory_url, seed=0, reflect=False
+        model=llm.register(), memory_url=memory_url, seed=0, reflect=False, llm_bonus=None
     )
     study = optuna.create_study(sampler=sampler)
     study.optimize(objective, n_trials=3)
@@ -320,8 +322,10 @@ def test_guard_replaces_a_bad_llm_proposal_with_tpes_candidate(memory_url: str) 
 
     # Ten startup trials spread over the range, then the LLM insists on a bad corner.
     startup = [reply({"x": -4.5 + i}) for i in range(10)]
-    llm = ScriptedLLM(startup, default=reply({"x": -4.9}))
-    study = optuna.create_study(sampler=make_sampler(llm, memory_url, search_space=space))
+    corner = [reply({"x": -4.9 + 0.05 * i}) for i in range(3)]
+    llm = ScriptedLLM(startup + corner)
+    sampler = make_sampler(llm, memory_url, search_space=space, llm_bonus=0.5)
+    study = optuna.create_study(sampler=sampler)
     study.optimize(parabola, n_trials=13)
     guarded = study.trials[10:]
     assert all(t.user_attrs["vmle:source"] in ("fallback", "llm") for t in guarded)
@@ -337,7 +341,7 @@ def test_guard_can_be_disabled(memory_url: str) -> None:
     space = {"x": FloatDistribution(-5, 5)}
     startup = [reply({"x": -4.5 + i}) for i in range(10)]
     llm = ScriptedLLM(startup, default=reply({"x": -4.9}))
-    sampler = make_sampler(llm, memory_url, search_space=space, llm_bonus=None)
+    sampler = make_sampler(llm, memory_url, search_space=space)
     study = optuna.create_study(sampler=sampler)
     study.optimize(lambda t: (t.suggest_float("x", -5, 5) - 2) ** 2, n_trials=11)
     assert study.trials[10].params["x"] == -4.9

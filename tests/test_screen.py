@@ -34,7 +34,52 @@ def test_a_bad_llm_candidate_loses_to_tpe_and_a_good_one_can_win() -> None:
     assert good.best_llm_score > bad.best_llm_score
 
 
-def test_no_screening_before_tpe_has_enough_trials() -> None:
+def test_at_startup_a_clustered_llm_candidate_gives_way_to_a_random_draw() -> None:
     study, trial = _study_with_history(5)
-    tpe = optuna.samplers.TPESampler(multivariate=True, n_startup_trials=10, seed=0)
-    assert screen_candidates(tpe, study, trial, SPACE, [{"x": 2.0, "c": "a"}]) is None
+    tpe = optuna.samplers.TPESampler(n_startup_trials=10, seed=0)
+    earlier = study.trials[0].params
+    near = {"x": earlier["x"] + 0.01, "c": earlier["c"]}
+    clustered = screen_candidates(tpe, study, trial, SPACE, [near], seed=1)
+    assert clustered.phase == "startup" and not clustered.chose_llm
+    assert clustered.params != near
+    assert clustered.best_llm_score < clustered.best_tpe_score  # novelty below the random bar
+    # A candidate as far from every earlier trial as the space allows is taken.
+    finished = [t.params for t in study.trials if t.params]
+    xs = [p["x"] for p in finished]
+    far_x = -5.0 if min(xs) - (-5.0) > 5.0 - max(xs) else 5.0
+    cs = [p["c"] for p in finished]
+    far = {"x": far_x, "c": min(("a", "b"), key=cs.count)}
+    novel = screen_candidates(tpe, study, trial, SPACE, [far], seed=1)
+    assert novel.chose_llm and novel.params == far
+
+
+def test_no_llm_candidate_still_gets_a_configuration_in_both_phases() -> None:
+    tpe = optuna.samplers.TPESampler(n_startup_trials=10, seed=0)
+    for n_trials, phase in ((3, "startup"), (20, "model")):
+        study, trial = _study_with_history(n_trials)
+        result = screen_candidates(tpe, study, trial, SPACE, [], seed=0)
+        assert result.phase == phase and not result.chose_llm
+        assert SPACE.keys() == result.params.keys()
+        assert -5 <= result.params["x"] <= 5
+
+
+def test_configurations_of_earlier_trials_are_avoided_on_a_small_grid() -> None:
+    grid = {"a": CategoricalDistribution([0, 1, 2]), "b": CategoricalDistribution([0, 1])}
+
+    def grid_objective(trial: optuna.Trial) -> float:
+        return trial.suggest_categorical("a", [0, 1, 2]) + trial.suggest_categorical("b", [0, 1])
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for a, b in [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0)]:
+        study.enqueue_trial({"a": a, "b": b})
+    study.optimize(grid_objective, n_trials=5)
+    seen = [t.params for t in study.trials]
+    trial = study._storage.get_trial(study.ask()._trial_id)
+    tpe = optuna.samplers.TPESampler(n_startup_trials=3, seed=0)
+    result = screen_candidates(
+        tpe, study, trial, grid, [{"a": 0, "b": 0}], llm_bonus=100.0,
+        is_duplicate=lambda params: dict(params) in seen, seed=0,
+    )
+    # The LLM repeats trial 0 and is ignored despite its bonus; the one unseen cell is chosen.
+    assert result.phase == "model" and not result.chose_llm
+    assert result.params == {"a": 2, "b": 1}

@@ -124,10 +124,13 @@ class VirtualMLESampler(BaseSampler):
         max_transferred: How many summaries the prompt shows at most.
         warm_start: Enqueue up to this many top configurations of the retrieved summaries,
             mapped into ``search_space``, once per study (they are the study's first trials).
-        llm_bonus: Guard against a weak LLM. Once a ``TPESampler`` fallback has its startup
-            trials, each LLM proposal competes with TPE's own candidates on TPE's acquisition
-            value (log density ratio), the LLM's raised by this bonus; the winner is evaluated.
-            ``None`` disables the guard (the LLM always decides).
+        llm_bonus: Guard against a weak LLM, active with a ``TPESampler`` fallback. During
+            TPE's startup an LLM proposal is used only if it is as far from earlier trials as a
+            typical random draw, else a random draw is; after it, each LLM proposal competes
+            with TPE's own candidates on TPE's acquisition value (log density ratio), the LLM's
+            raised by this bonus, and the winner is evaluated. Configurations that repeat an
+            earlier trial are avoided in both phases. ``None`` disables the guard (the LLM
+            always decides; the fallback covers unusable replies).
     """
 
     def __init__(
@@ -233,20 +236,20 @@ class VirtualMLESampler(BaseSampler):
         space = {name: d for name, d in search_space.items() if name not in fixed}
         if not space:
             return {}
-        result = self._ask_llm(study, trial, space)
+        find_duplicate = _duplicate_finder(_earlier_params(study, trial), fixed=fixed)
+        result = self._ask_llm(study, trial, space, find_duplicate)
+        screened = None if fixed else self._screen(study, trial, space, result, find_duplicate)
         if result.proposal is None:
             _logger.warning(
                 f"Trial {trial.number}: LLM proposal unusable ({result.failure}); "
                 f"using {type(self._fallback).__name__}."
             )
-            self._record(study, trial, result, source=_attrs.SOURCE_FALLBACK)
+            self._record(study, trial, result, source=_attrs.SOURCE_FALLBACK, screen=screened)
+            if screened is not None:
+                return screened.params
             return self._fallback_relative(study, trial, space)
-        screened = self._screen(study, trial, space, result.proposal.params)
         if screened is not None and not screened.chose_llm:
-            result.failure = (
-                f"screened out: TPE's candidate scores {screened.best_tpe_score:.3g}, "
-                f"the LLM's {screened.best_llm_score:.3g}"
-            )
+            result.failure = _screened_out_reason(screened)
             self._record(study, trial, result, source=_attrs.SOURCE_FALLBACK, screen=screened)
             return screened.params
         source = _attrs.SOURCE_LLM_REPAIRED if result.repaired else _attrs.SOURCE_LLM
@@ -454,7 +457,11 @@ class VirtualMLESampler(BaseSampler):
             )
 
     def _ask_llm(
-        self, study: Study, trial: FrozenTrial, space: dict[str, BaseDistribution]
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        space: dict[str, BaseDistribution],
+        find_duplicate: Callable[[Mapping[str, Any]], int | None],
     ) -> ProposalResult:
         try:
             client = self._client_for(study)
@@ -475,16 +482,11 @@ class VirtualMLESampler(BaseSampler):
             budget=self._budget,
             extra_sections=sections,
         )
-        existing = [
-            (t.number, trial_params_for_duplicates(t))
-            for t in study.get_trials(deepcopy=False)
-            if t.number != trial.number and t.state != TrialState.FAIL
-        ]
         return request_proposal(
             client,
             messages,
             space,
-            find_duplicate=_duplicate_finder(existing, fixed=trial.system_attrs.get("fixed_params")),
+            find_duplicate=find_duplicate,
             max_repair_rounds=self._max_repair_rounds,
             seed=self._trial_seed(trial),
             study_name=study.study_name,
@@ -496,15 +498,23 @@ class VirtualMLESampler(BaseSampler):
         study: Study,
         trial: FrozenTrial,
         space: dict[str, BaseDistribution],
-        params: dict[str, Any],
+        result: ProposalResult,
+        find_duplicate: Callable[[Mapping[str, Any]], int | None],
     ) -> ScreenResult | None:
+        """The guarded choice (see ``_screen``), or None when the guard is off or fails."""
         if self._llm_bonus is None or not isinstance(self._fallback, TPESampler):
             return None
-        if trial.system_attrs.get("fixed_params"):
-            return None
+        candidates = [result.proposal.params] if result.proposal is not None else []
         try:
             return screen_candidates(
-                self._fallback, study, trial, space, [params], llm_bonus=self._llm_bonus
+                self._fallback,
+                study,
+                trial,
+                space,
+                candidates,
+                llm_bonus=self._llm_bonus,
+                is_duplicate=lambda params: find_duplicate(params) is not None,
+                seed=self._trial_seed(trial),
             )
         except Exception as error:  # The screen is a guard; without it the LLM decides.
             _logger.warning(f"Trial {trial.number}: screening skipped ({error}).")
@@ -546,8 +556,9 @@ class VirtualMLESampler(BaseSampler):
             attrs[_attrs.FALLBACK_REASON] = result.failure[:300]
         if screen is not None:
             attrs[_attrs.SCREEN] = {
-                "llm": round(screen.best_llm_score, 4),
-                "tpe": round(screen.best_tpe_score, 4),
+                "phase": screen.phase,
+                "llm": _rounded(screen.best_llm_score),
+                "tpe": _rounded(screen.best_tpe_score),
             }
         _attrs.set_trial_attrs(study, trial._trial_id, attrs)
 
@@ -593,16 +604,41 @@ class VirtualMLESampler(BaseSampler):
         return (self._seed * 1_000_003 + trial.number) % (2**31 - 1)
 
 
+def _earlier_params(study: Study, trial: FrozenTrial) -> list[tuple[int, dict[str, Any]]]:
+    """The configurations of every other trial that has not failed (running ones included)."""
+    return [
+        (t.number, trial_params_for_duplicates(t))
+        for t in study.get_trials(deepcopy=False)
+        if t.number != trial.number and t.state != TrialState.FAIL
+    ]
+
+
+def _screened_out_reason(screened: ScreenResult) -> str:
+    if screened.phase == "startup":
+        return (
+            f"screened out at startup: novelty {screened.best_llm_score:.3g} is below "
+            f"random draws' median {screened.best_tpe_score:.3g}"
+        )
+    return (
+        f"screened out: TPE's candidate scores {screened.best_tpe_score:.3g}, "
+        f"the LLM's {screened.best_llm_score:.3g}"
+    )
+
+
+def _rounded(score: float | None) -> float | None:
+    return None if score is None else round(score, 4)
+
+
 def _duplicate_finder(
     existing: list[tuple[int, dict[str, Any]]], fixed: dict[str, Any] | None
-) -> Callable[[dict[str, Any]], int | None]:
+) -> Callable[[Mapping[str, Any]], int | None]:
     """A proposal duplicates a trial when it agrees on every parameter that trial used.
 
     Conditional parameters a trial never suggested (e.g. ``weight_decay`` when
     ``use_weight_decay`` is false) do not make an otherwise identical proposal new.
     """
 
-    def find(params: dict[str, Any]) -> int | None:
+    def find(params: Mapping[str, Any]) -> int | None:
         candidate = {**params, **(fixed or {})}
         for number, other in existing:
             shared = other.keys() & candidate.keys()

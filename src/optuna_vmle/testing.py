@@ -94,6 +94,30 @@ def random_valid_reply(seed: int = 0) -> ReplyFactory:
     return reply
 
 
+def clustered_reply(seed: int = 0) -> ReplyFactory:
+    """A reply factory that mimics a weak LLM: its proposals stay around one configuration.
+
+    The first proposal is random; every later one changes one parameter of it at random.
+    Other requests (reflections, summaries) get random valid replies.
+    """
+    rng = random.Random(seed)
+    base: dict[str, Any] = {}
+
+    def reply(messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
+        params_schema = schema.get("properties", {}).get("params")
+        if params_schema is None:
+            return json.dumps(_sample_from_schema(schema, rng))
+        proposal = _sample_from_schema(schema, rng)
+        if not base:
+            base.update(proposal["params"])
+        else:
+            changed = rng.choice(sorted(base))
+            proposal["params"] = {**base, changed: proposal["params"][changed]}
+        return json.dumps(proposal)
+
+    return reply
+
+
 def _sample_from_schema(schema: dict[str, Any], rng: random.Random) -> Any:
     if "enum" in schema:
         return rng.choice(schema["enum"])
