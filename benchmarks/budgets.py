@@ -99,6 +99,32 @@ def compare_budgets(
     return result
 
 
+def trials_to_tpe_best(
+    curves: dict[str, list[list[float | None]]], direction: str, target_budget: int
+) -> dict[str, Any]:
+    """Issue 6's second target: when does each sampler reach the median best TPE reaches in
+    ``target_budget`` trials? Per sampler: each run's first such trial (None: never)."""
+    maximize = direction == "maximize"
+    reference = [c[target_budget - 1] for c in curves.get(REFERENCE_SAMPLER, [])
+                 if len(c) >= target_budget and c[target_budget - 1] is not None]
+    if not reference:
+        return {}
+    target = float(np.median(reference))
+    reached: dict[str, Any] = {"target": target, "target_budget": target_budget, "samplers": {}}
+    for sampler, runs in sorted(curves.items()):
+        firsts = [
+            next((i for i, v in enumerate(c, start=1)
+                  if v is not None and (v >= target if maximize else v <= target)), None)
+            for c in runs
+        ]
+        found = sorted(f for f in firsts if f is not None)
+        reached["samplers"][sampler] = {
+            "runs": len(runs), "trials": firsts, "reached": len(found),
+            "median": float(np.median([f if f is not None else np.inf for f in firsts])),
+        }
+    return reached
+
+
 def plot(problem: str, curves: dict[str, list[list[float | None]]], direction: str,
          out: Path) -> None:
     import matplotlib
@@ -132,28 +158,41 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--problem", default=None, help="default: every problem found")
     parser.add_argument("--budgets", type=int, nargs="+", default=[10, 20, 30, 40, 50])
     parser.add_argument("--alpha", type=float, default=0.05)
+    parser.add_argument("--target-budget", type=int, default=None,
+                        help="also report when each sampler reaches TPE's median best at this "
+                             "budget (list the directory with the longer TPE runs first)")
     parser.add_argument("--out", type=Path, required=True, help="path stem for .json and .png")
     args = parser.parse_args(argv)
 
     found = load_curves(args.results, args.problem)
     report = {}
     for problem, entry in sorted(found.items()):
-        report[problem] = compare_budgets(
+        report[problem] = {"budgets": compare_budgets(
             entry["curves"], entry["direction"], args.budgets, args.alpha
-        )
+        )}
+        if args.target_budget is not None:
+            report[problem]["to_tpe_best"] = trials_to_tpe_best(
+                entry["curves"], entry["direction"], args.target_budget
+            )
         stem = args.out if len(found) == 1 else args.out.with_name(f"{args.out.name}-{problem}")
         plot(problem, entry["curves"], entry["direction"], stem.with_suffix(".png"))
     write_json_atomically(args.out.with_suffix(".json"), report)
-    for problem, samplers in report.items():
+    for problem, entry in report.items():
         print(f"## {problem}")
-        for sampler, rows in samplers.items():
+        for sampler, rows in entry["budgets"].items():
             cells = [f"{r['budget']}: {r['median']:.4g}"
                      + (f" (p={r['p_worse']:.2f}{', LOSS' if r['loss'] else ''})"
                         if "p_worse" in r else "") for r in rows]
             print(f"{sampler:>16} n={rows[0]['runs'] if rows else 0}  " + "; ".join(cells))
+        reached = entry.get("to_tpe_best")
+        if reached:
+            print(f"  first trial reaching TPE's median best at {reached['target_budget']} "
+                  f"trials ({reached['target']:.4g}):")
+            for sampler, row in reached["samplers"].items():
+                print(f"{sampler:>16} {row['trials']} median {row['median']:g}")
     losses = {
-        problem: sorted({s for s, rows in samplers.items() for r in rows if r.get("loss")})
-        for problem, samplers in report.items()
+        problem: sorted({s for s, rows in entry["budgets"].items() for r in rows if r.get("loss")})
+        for problem, entry in report.items()
     }
     summary = {"out": str(args.out), "budgets": args.budgets, "alpha": args.alpha,
                "losses_vs_tpe": losses}

@@ -116,3 +116,23 @@ def test_lookup_objective_proposes_only_table_configs_and_returns_table_values(t
         else:  # only the missing configuration fails
             assert not matches
     assert problem.optimum == pytest.approx(0.06)
+
+
+def test_budget_report_flags_a_clear_loss_and_finds_when_tpe_best_is_reached():
+    import budgets
+
+    tpe = [[1.0, 2.0, 3.0, 4.0]] * 6
+    curves = {"tpe": tpe, "worse": [[0.5, 1.0, 1.0, 1.0]] * 6, "same": tpe}
+    report = budgets.compare_budgets(curves, "maximize", [2, 4], alpha=0.05)
+    assert [row["loss"] for row in report["worse"]] == [True, True]
+    assert [row["loss"] for row in report["same"]] == [False, False]
+    assert "p_worse" not in report["tpe"][0]
+
+    reached = budgets.trials_to_tpe_best(
+        {"tpe": tpe, "fast": [[3.0, 3.0, 3.0, 3.0]] * 2, "never": [[1.0] * 4] * 2},
+        "maximize", target_budget=3,
+    )
+    assert reached["target"] == 3.0
+    assert reached["samplers"]["fast"]["trials"] == [1, 1]
+    assert reached["samplers"]["tpe"]["median"] == 3
+    assert reached["samplers"]["never"]["reached"] == 0

@@ -41,8 +41,9 @@ def test_embedded_model_study_has_provenance_and_replays_without_llm(tmp_path, m
     sources = [t.user_attrs["vmle:source"] for t in study.trials]
     assert len(sources) == 20
     assert set(sources) <= {"llm", "llm-repaired", "fallback"}
-    # The startup trials are the LLM's (grammar-valid, in range); later the guard may prefer TPE.
-    assert sources.count("llm") + sources.count("llm-repaired") >= 5
+    # The first trial is the LLM's (grammar-valid, nothing earlier to crowd); later the guard may
+    # prefer a random draw (startup) or TPE's candidate, and each such trial records why.
+    assert sources[0] in ("llm", "llm-repaired")
     for trial in study.trials:
         assert trial.user_attrs["vmle:model"] == "vmle-local/smollm2-135m"
         assert trial.user_attrs["vmle:llm_calls"] >= 1

@@ -89,7 +89,7 @@ def screen_candidates(
     rng = np.random.RandomState(seed)
     if len(trials) < max(tpe._n_startup_trials, 2):
         return _startup_choice(study, trial, space, fresh_llm, is_duplicate, rng)
-    return _model_choice(tpe, study, trial, space, trials, fresh_llm, llm_bonus, is_duplicate, rng)
+    return _model_choice(tpe, study, space, trials, fresh_llm, llm_bonus, is_duplicate, rng)
 
 
 def _finished_trials(study: Study, space: Mapping[str, BaseDistribution]) -> list[FrozenTrial]:
@@ -131,7 +131,6 @@ def _startup_choice(
 def _model_choice(
     tpe: TPESampler,
     study: Study,
-    trial: FrozenTrial,
     space: dict[str, BaseDistribution],
     trials: list[FrozenTrial],
     fresh_llm: list[dict[str, Any]],
