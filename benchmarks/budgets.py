@@ -28,13 +28,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _problems import get_problem  # noqa: E402
-from compare import REFERENCE_SAMPLER, write_json_atomically  # noqa: E402
+from compare import REFERENCE_SAMPLER, UNUSABLE_MODEL, write_json_atomically  # noqa: E402
 
 
-def load_curves(result_dirs: Sequence[Path], problem: str | None) -> dict[str, Any]:
+def load_curves(
+    result_dirs: Sequence[Path],
+    problem: str | None,
+    samplers: Sequence[str] | None = None,
+    model: str | None = None,
+) -> dict[str, Any]:
     """``{problem: {"direction": ..., "curves": {sampler: [curve, ...]}}}`` from run files.
 
     Runs of one sampler and seed found in several directories are counted once (the first).
+    With ``model``, LLM runs of other models are left out (``vmle-nollm`` has its own).
     """
     found: dict[str, Any] = {}
     seen: set[tuple[str, str, int]] = set()
@@ -43,6 +49,10 @@ def load_curves(result_dirs: Sequence[Path], problem: str | None) -> dict[str, A
             run = json.loads(path.read_text())
             config = run["config"]
             if problem is not None and config["problem"] != problem:
+                continue
+            if samplers is not None and config["sampler"] not in samplers:
+                continue
+            if model is not None and config.get("model", model) not in (model, UNUSABLE_MODEL):
                 continue
             key = (config["problem"], config["sampler"], config["seed"])
             if key in seen:
@@ -156,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path, nargs="+", help="compare.py --out directories")
     parser.add_argument("--problem", default=None, help="default: every problem found")
+    parser.add_argument("--samplers", nargs="+", default=None, help="default: every one found")
+    parser.add_argument("--model", default=None, help="keep only LLM runs of this model")
     parser.add_argument("--budgets", type=int, nargs="+", default=[10, 20, 30, 40, 50])
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--target-budget", type=int, default=None,
@@ -164,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, required=True, help="path stem for .json and .png")
     args = parser.parse_args(argv)
 
-    found = load_curves(args.results, args.problem)
+    found = load_curves(args.results, args.problem, args.samplers, args.model)
     report = {}
     for problem, entry in sorted(found.items()):
         report[problem] = {"budgets": compare_budgets(

@@ -523,6 +523,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--samplers", nargs="+", default=["tpe", "random", "gp", "cmaes"],
                         choices=SAMPLERS)
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds (0..n-1)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="start the seeds here, to split one comparison over processes")
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help=f"model for vmle; {SCRIPTED_MODEL!r} = instant random replies, "
@@ -555,7 +557,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         run_config(p, s, seed, args.trials, args.model, args.transfer_from)
         for p in args.problems
         for s in args.samplers
-        for seed in range(args.seeds)
+        for seed in range(args.first_seed, args.first_seed + args.seeds)
     ]
     runs: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     counts = {"ran": 0, "cached": 0, "skipped": 0}

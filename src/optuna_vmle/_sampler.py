@@ -614,6 +614,8 @@ def _earlier_params(study: Study, trial: FrozenTrial) -> list[tuple[int, dict[st
 
 
 def _screened_out_reason(screened: ScreenResult) -> str:
+    if screened.best_llm_score is None:
+        return "screened out: the proposal repeats an earlier trial"
     if screened.phase == "startup":
         return (
             f"screened out at startup: novelty {screened.best_llm_score:.3g} is below "
