@@ -187,8 +187,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 entry["curves"], entry["direction"], args.target_budget
             )
         stem = args.out if len(found) == 1 else args.out.with_name(f"{args.out.name}-{problem}")
-        plot(problem, entry["curves"], entry["direction"], stem.with_suffix(".png"))
-    write_json_atomically(args.out.with_suffix(".json"), report)
+        plot(problem, entry["curves"], entry["direction"], stem.with_name(stem.name + ".png"))
+    write_json_atomically(args.out.with_name(args.out.name + ".json"), report)
     for problem, entry in report.items():
         print(f"## {problem}")
         for sampler, rows in entry["budgets"].items():

@@ -9,7 +9,7 @@ EMBEDDED=vmle-local/smollm2-135m
 mkdir -p "$O"
 # Target 1: embedded SmolLM2 (5 seeds) and two scripted weak LLMs (10 seeds) against TPE.
 python budgets.py $R/t1 $R/t1-scripted --problem tab-sasrec-beauty-small-e20-u0.2 \
-    --samplers tpe vmle --model $EMBEDDED --out $O/t1-embedded
+    --samplers tpe vmle --model $EMBEDDED --target-budget 30 --out $O/t1-embedded
 python budgets.py $R/t1-scripted --model scripted --out $O/t1-scripted
 python budgets.py $R/t1-scripted-clustered --model scripted-clustered \
     --problem tab-sasrec-beauty-small-e20-u0.2 --out $O/t1-clustered
@@ -24,4 +24,5 @@ done
 # Target 3: ablations with the embedded model (vmle's first 30 trials of its 50-trial runs).
 python budgets.py $R/t1 $R/t1-scripted $R/t3-ablate --problem tab-sasrec-beauty-small-e20-u0.2 \
     --samplers tpe vmle vmle-noreflect vmle-noinsights --model $EMBEDDED --budgets 10 20 30 \
+    --target-budget 30 \
     --out $O/t3-ablations
