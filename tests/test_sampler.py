@@ -113,6 +113,7 @@ def test_unusable_llm_falls_back_and_the_study_goes_on(memory_url: str, bad_repl
     assert trial.user_attrs["vmle:source"] == "fallback"
     assert trial.user_attrs["vmle:fallback_reason"]
     assert sorted(trial.user_attrs["vmle:independent_params"]) == sorted(SPACE)
+    assert trial.user_attrs["vmle:llm_calls"] >= 1  # failed calls count too
     for name, distribution in SPACE.items():
         assert distribution._contains(distribution.to_internal_repr(trial.params[name]))
 

@@ -70,6 +70,7 @@ def request_proposal(
                 trial_number=trial_number,
             )
         except LLMCallError as error:
+            result.usage.calls += 1  # a failed call was still made (and may have cost time)
             result.failure = str(error)
             return result
         _add_usage(result.usage, answer.reply, answer.from_store)
