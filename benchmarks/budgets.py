@@ -64,6 +64,12 @@ def load_curves(
     return found
 
 
+def worst_value(curves: dict[str, list[list[float | None]]], direction: str) -> float:
+    """The worst value any run reached: what a run counts before its first result."""
+    finite = [v for runs in curves.values() for c in runs for v in c if v is not None]
+    return min(finite) if direction == "maximize" else max(finite)
+
+
 def at_budget(curves: Sequence[Sequence[float | None]], budget: int, worst: float) -> list[float]:
     """Each run's best-so-far after ``budget`` trials (``worst`` before any result)."""
     values = []
@@ -85,8 +91,7 @@ def compare_budgets(
     from scipy.stats import mannwhitneyu
 
     maximize = direction == "maximize"
-    finite = [v for cs in curves.values() for c in cs for v in c if v is not None]
-    worst = min(finite) if maximize else max(finite)
+    worst = worst_value(curves, direction)
     reference = curves.get(REFERENCE_SAMPLER, [])
     result: dict[str, Any] = {}
     for sampler, runs in sorted(curves.items()):
@@ -142,9 +147,7 @@ def plot(problem: str, curves: dict[str, list[list[float | None]]], direction: s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    maximize = direction == "maximize"
-    finite = [v for cs in curves.values() for c in cs for v in c if v is not None]
-    worst = min(finite) if maximize else max(finite)
+    worst = worst_value(curves, direction)
     fig, ax = plt.subplots(figsize=(7, 4))
     for sampler, runs in sorted(curves.items()):
         length = min(len(c) for c in runs)
