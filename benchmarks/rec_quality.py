@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import os
+import sys
 import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _paths import DATA_DIR  # noqa: E402
+from _paths import DATA_DIR
 
 from optuna_vmle.rec import HSTU, SASRec, TrainingConfig, fit, leave_one_out, load_sequences
 

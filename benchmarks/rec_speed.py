@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _paths import DATA_DIR  # noqa: E402
+from _paths import DATA_DIR
 
 from optuna_vmle.rec import (
     HSTU,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from optuna_vmle.rec import (  # noqa: E402
+from optuna_vmle.rec import (
     MissingDataFileError,
     RecDataError,
     leave_one_out,
@@ -168,7 +169,7 @@ def test_synthetic_sequences_mostly_follow_their_chains():
     dataset = make_synthetic_dataset(n_users=200, n_items=100, follow_probability=0.9, seed=0)
     transitions = {}
     for sequence in dataset.sequences:
-        for current, following in zip(sequence[:-1], sequence[1:], strict=True):
+        for current, following in itertools.pairwise(sequence):
             transitions.setdefault(int(current), []).append(int(following))
     # The most frequent successor of an item accounts for most of its transitions.
     shares = [max(np.bincount(nexts)) / len(nexts) for nexts in transitions.values() if len(nexts) >= 5]

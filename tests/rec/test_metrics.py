@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from optuna_vmle.rec import (  # noqa: E402
+from optuna_vmle.rec import (
     SequentialRecommender,
     evaluate,
     evaluation_data,

@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from optuna_vmle.rec import HSTU, LOSSES, SASRec, next_item_loss  # noqa: E402
+from optuna_vmle.rec import HSTU, LOSSES, SASRec, next_item_loss
 
 N_ITEMS, MAXLEN = 40, 12
 MODELS = {

@@ -5,9 +5,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from optuna.distributions import CategoricalDistribution, FloatDistribution  # noqa: E402
+from optuna.distributions import CategoricalDistribution, FloatDistribution
 
-from optuna_vmle.rec import (  # noqa: E402
+from optuna_vmle.rec import (
     RecTrainingError,
     SASRec,
     TrainingConfig,
@@ -45,7 +45,7 @@ def test_objective_reports_every_epoch_and_records_test_metrics(dataset):
         assert attrs["rec:device"] == "cpu" and attrs["rec:n_params"] > 0 and attrs["rec:wall_time_s"] > 0
         # Fixed values are used and recorded but not searched.
         assert not set(SMALL) & set(trial.params)
-        assert attrs["rec:fixed_params"] == SMALL
+        assert attrs["rec:fixed_params"] == {**SMALL, "patience": None}
         assert ("num_negatives" in trial.params) == (trial.params["loss"] == "sampled_softmax")
         assert ("weight_decay" in trial.params) == trial.params["use_weight_decay"]
 
@@ -58,7 +58,9 @@ def test_hstu_objective_trains_with_its_temperature(dataset):
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.COMPLETE
     assert 0 < trial.value <= 1
-    assert set(trial.params) == {"lr", "dropout", "use_weight_decay"} | ({"weight_decay"} & set(trial.params))
+    searched = {"lr", "dropout", "optimizer", "use_weight_decay", "train_targets", "train_window_size", "patience"}
+    hstu_only = {"linear_dim", "attention_dim", "attention_dropout"}
+    assert set(trial.params) == searched | hstu_only | ({"weight_decay"} & set(trial.params))
 
 
 def test_default_spaces_follow_the_documented_ranges():

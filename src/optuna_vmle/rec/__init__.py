@@ -29,11 +29,13 @@ from optuna_vmle.rec._hstu import HSTU
 from optuna_vmle.rec._layers import SequentialRecommender
 from optuna_vmle.rec._losses import LOSSES, next_item_loss
 from optuna_vmle.rec._metrics import evaluate, metric_sums, random_ranking_ndcg, target_ranks
-from optuna_vmle.rec._objective import (
-    RecObjective,
-    hstu_objective,
+from optuna_vmle.rec._objective import RecObjective, hstu_objective, rec_objective, sasrec_objective
+from optuna_vmle.rec._registry import (
+    MODELS,
+    ModelSpec,
     hstu_search_space,
-    sasrec_objective,
+    model_spec,
+    register_model,
     sasrec_search_space,
 )
 from optuna_vmle.rec._sasrec import SASRec
@@ -49,14 +51,16 @@ from optuna_vmle.rec._train import (
 )
 
 __all__ = [
+    "HSTU",
+    "LOSSES",
+    "MODELS",
     "DatasetDescriptors",
     "EpochResult",
     "EvaluationData",
     "FitResult",
-    "HSTU",
-    "LOSSES",
     "LeaveOneOutSplit",
     "MissingDataFileError",
+    "ModelSpec",
     "RecDataError",
     "RecObjective",
     "RecTrainingError",
@@ -75,8 +79,11 @@ __all__ = [
     "load_sequences",
     "make_synthetic_dataset",
     "metric_sums",
+    "model_spec",
     "next_item_loss",
     "random_ranking_ndcg",
+    "rec_objective",
+    "register_model",
     "sasrec_objective",
     "sasrec_search_space",
     "select_device",

@@ -88,7 +88,7 @@ def load_amazon_reviews(
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise MissingDataFileError("no such file", path=path)
-    stem = path[:-3] if path.endswith(".gz") else path
+    stem = path.removesuffix(".gz")
     rows = _read_csv(path) if stem.endswith(".csv") else _read_json_lines(path)
 
     first_seen: dict[tuple[str, str], tuple[str, str, float]] = {}

@@ -28,7 +28,7 @@ def _left_pad(sequences: Sequence[np.ndarray], maxlen: int) -> tuple[torch.Tenso
 
 @dataclasses.dataclass(frozen=True)
 class TrainingWindows:
-    """The last ``maxlen`` (input, next item) pairs of every user with at least one pair."""
+    """Left-padded training inputs and their next-item targets (0: no target), one row per window."""
 
     inputs: torch.Tensor
     targets: torch.Tensor
@@ -91,12 +91,45 @@ class EvaluationData:
         )
 
 
+TRAIN_TARGETS = ("all_positions", "last_position")
+
+
+def _windows(sequence: np.ndarray, maxlen: int, window_size: int) -> list[np.ndarray]:
+    """Windows of ``window_size + 1`` items, the most recent first; consecutive windows share one item.
+
+    ``window_size == 0`` keeps only the last ``maxlen + 1`` items (one window per user).
+    """
+    if window_size == 0:
+        return [sequence[-(maxlen + 1) :]]
+    return [sequence[max(end - window_size - 1, 0) : end] for end in range(len(sequence), 1, -window_size)]
+
+
 @functools.lru_cache(maxsize=4)
-def training_windows(split: LeaveOneOutSplit, maxlen: int) -> TrainingWindows:
-    usable = [s for s in split.train if len(s) >= 2]
-    inputs, lengths = _left_pad([s[:-1] for s in usable], maxlen)
-    targets, _ = _left_pad([s[1:] for s in usable], maxlen)
-    return TrainingWindows(inputs=inputs, targets=targets, lengths=lengths)
+def training_windows(
+    split: LeaveOneOutSplit, maxlen: int, *, window_size: int = 0, targets: str = "all_positions"
+) -> TrainingWindows:
+    """(input, next item) windows of every user's training items.
+
+    Args:
+        split: The split whose ``train`` sequences are windowed.
+        maxlen: The model's longest input.
+        window_size: ``0``: one window per user, the last ``maxlen`` inputs. Otherwise
+            histories are cut into windows of ``window_size`` inputs (at most ``maxlen``) from
+            the most recent item backwards, so that a history longer than the window contributes
+            every item as a target once per epoch instead of being truncated.
+        targets: ``"all_positions"`` (every input position predicts its next item) or
+            ``"last_position"`` (only the last position of each window has a target).
+    """
+    if targets not in TRAIN_TARGETS:
+        raise ValueError(f"targets must be one of {TRAIN_TARGETS}, got {targets!r}")
+    if not 0 <= window_size <= maxlen:
+        raise ValueError(f"window_size must be in [0, maxlen={maxlen}], got {window_size}")
+    windows = [w for s in split.train if len(s) >= 2 for w in _windows(s, maxlen, window_size)]
+    inputs, lengths = _left_pad([w[:-1] for w in windows], maxlen)
+    next_items, _ = _left_pad([w[1:] for w in windows], maxlen)
+    if targets == "last_position":
+        next_items[:, :-1] = 0
+    return TrainingWindows(inputs=inputs, targets=next_items, lengths=lengths)
 
 
 @functools.lru_cache(maxsize=8)

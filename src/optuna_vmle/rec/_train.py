@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from optuna_vmle.rec._batches import evaluation_data, training_windows
+from optuna_vmle.rec._batches import TRAIN_TARGETS, evaluation_data, training_windows
 from optuna_vmle.rec._losses import LOSSES, next_item_loss
 from optuna_vmle.rec._metrics import evaluate
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from optuna_vmle.rec._layers import SequentialRecommender
 
 SELECTION_METRIC = "ndcg@10"
+OPTIMIZERS = ("adam", "adamw")
 
 
 class RecTrainingError(RuntimeError):
@@ -34,8 +35,15 @@ class TrainingConfig:
     Attributes:
         loss: One of ``"bce"``, ``"sampled_softmax"``, ``"full_ce"``.
         num_negatives: Negatives per batch for the sampled softmax.
-        lr: Adam learning rate (betas 0.9, 0.98 as in SASRec).
-        weight_decay: Adam L2 penalty.
+        optimizer: ``"adam"`` (weight decay as an L2 penalty in the gradient) or ``"adamw"``
+            (decoupled weight decay).
+        lr: Learning rate.
+        betas: Adam's moment decay rates; (0.9, 0.98) as in SASRec.
+        weight_decay: L2 penalty (``adam``) or decoupled decay (``adamw``).
+        train_targets: ``"all_positions"`` (every position predicts its next item) or
+            ``"last_position"`` (only the last one).
+        train_window_size: ``0``: each user contributes the last ``maxlen`` inputs. Otherwise
+            histories are cut into windows of this many inputs (see :func:`training_windows`).
         batch_size: Users per batch.
         max_epochs: Upper bound on epochs.
         patience: Stop after this many epochs without a better validation NDCG@10 (None: never).
@@ -43,7 +51,7 @@ class TrainingConfig:
         grad_clip: Gradient-norm clipping threshold (None: no clipping).
         eval_batch_size: Users per full-ranking evaluation batch. Small batches keep the
             ``[batch, n_items]`` score matrix in cache: on CPU, 256 is about 1.7x faster than 1024.
-        seed: Seeds initialisation, shuffling and negative sampling.
+        seed: Seeds dropout, shuffling and negative sampling (the global RNG is left untouched).
         track_test: Also evaluate the test split after every epoch (for learning curves).
         bucketed_batches: Batch users of similar length together (see
             :meth:`TrainingWindows.epoch_batches`). Each batch's loss is weighted by its number
@@ -52,8 +60,12 @@ class TrainingConfig:
 
     loss: str = "bce"
     num_negatives: int = 256
+    optimizer: str = "adam"
     lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.98)
     weight_decay: float = 0.0
+    train_targets: str = "all_positions"
+    train_window_size: int = 0
     batch_size: int = 128
     max_epochs: int = 200
     patience: int | None = 10
@@ -69,6 +81,17 @@ class TrainingConfig:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if self.max_epochs < 1:
             raise ValueError(f"max_epochs must be at least 1, got {self.max_epochs}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.train_targets not in TRAIN_TARGETS:
+            raise ValueError(f"train_targets must be one of {TRAIN_TARGETS}, got {self.train_targets!r}")
+        if self.train_window_size < 0:
+            raise ValueError(f"train_window_size must be 0 (maxlen) or positive, got {self.train_window_size}")
+
+    def make_optimizer(self, parameters) -> torch.optim.Optimizer:
+        """The optimizer this configuration names, over ``parameters``."""
+        optimizer_class = torch.optim.AdamW if self.optimizer == "adamw" else torch.optim.Adam
+        return optimizer_class(parameters, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,7 +143,7 @@ def train_epoch(
     device_generator: torch.Generator,
 ) -> float:
     """One pass over every user's training window; returns the mean batch loss."""
-    windows = training_windows(split, model.maxlen)
+    windows = training_windows(split, model.maxlen, window_size=config.train_window_size, targets=config.train_targets)
     autocast_dtype = _autocast_dtype(device)
     model.train()
     total = torch.zeros((), device=device)
@@ -175,14 +198,32 @@ def fit(
         RecTrainingError: The loss became NaN/inf, or the device ran out of memory.
     """
     device = select_device(device)
-    torch.manual_seed(config.seed)
+    # Dropout draws from the global generator: seed it inside a fork, so that fit() leaves
+    # the caller's random state as it found it.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        return _fit(model, split, config, device=device, on_epoch=on_epoch)
+
+
+def _fit(
+    model: SequentialRecommender,
+    split: LeaveOneOutSplit,
+    config: TrainingConfig,
+    *,
+    device: torch.device,
+    on_epoch: Callable[[EpochResult], None] | None,
+) -> FitResult:
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.98), weight_decay=config.weight_decay)
+    optimizer = config.make_optimizer(model.parameters())
     generator = torch.Generator().manual_seed(config.seed)
     device_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
     valid_data = evaluation_data(split, model.maxlen, "valid")
     test_data = evaluation_data(split, model.maxlen, "test")
-    evaluate_kwargs = dict(batch_size=config.eval_batch_size, device=device, autocast_dtype=_autocast_dtype(device))
+    evaluate_kwargs = {
+        "batch_size": config.eval_batch_size,
+        "device": device,
+        "autocast_dtype": _autocast_dtype(device),
+    }
     n_params = sum(p.numel() for p in model.parameters())
 
     start = time.perf_counter()
@@ -198,7 +239,7 @@ def fit(
             )
             if not math.isfinite(loss):
                 raise RecTrainingError(
-                    f"loss became {'NaN' if loss != loss else 'infinite'} at epoch {epoch} "
+                    f"loss became {'NaN' if math.isnan(loss) else 'infinite'} at epoch {epoch} "
                     f"(lr={config.lr:g}, loss={config.loss}, batch_size={config.batch_size})"
                 )
             result = EpochResult(
