@@ -11,15 +11,11 @@ from typing import Any
 
 import pytest
 
-from optuna_vmle import _llm, _local_model
-from optuna_vmle._llm import LLMCallError, complete_json
-from optuna_vmle._local_model import (
-    DEFAULT_LOCAL_MODEL,
-    GGUF_OVERRIDE_ENV,
-    LOCAL_PROVIDER_PREFIX,
-    LocalModelError,
-    locate_gguf,
-)
+from optuna_vmle import _llm, _local_model, _providers
+from optuna_vmle._llm import LLMCallError, LLMConfigurationError, complete_json
+from optuna_vmle._local_model import GGUF_OVERRIDE_ENV, LocalModelError, locate_gguf
+from optuna_vmle._providers import DEFAULT_MODEL as DEFAULT_LOCAL_MODEL
+from optuna_vmle._providers import LOCAL_PROVIDER_PREFIX
 
 SCHEMA = {
     "type": "object",
@@ -81,13 +77,13 @@ def _fake_runner(llama: FakeLlama, grammar_calls: list[str] | None = None) -> An
 
 @pytest.fixture
 def isolated_providers(monkeypatch: pytest.MonkeyPatch) -> None:
-    litellm = _llm.import_litellm()
-    monkeypatch.setattr(_llm, "_providers", {})
+    litellm = _providers.import_litellm()
+    monkeypatch.setattr(_providers, "_registered", {})
     monkeypatch.setattr(litellm, "custom_provider_map", [])
 
 
 def _serve(runner: Any) -> None:
-    _llm.register_provider(
+    _providers.register_provider(
         LOCAL_PROVIDER_PREFIX, _local_model._make_handler(lambda model: runner)
     )
 
@@ -152,7 +148,7 @@ def test_missing_llama_cpp_reaches_the_caller_with_install_hint(
     gguf.write_bytes(b"GGUF")
     monkeypatch.setenv(GGUF_OVERRIDE_ENV, str(gguf))
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
-    with pytest.raises(LLMCallError, match=r"optuna-vmle\[local\]"):
+    with pytest.raises(LLMConfigurationError, match=r"optuna-vmle\[local\]"):
         _ask()
 
 
@@ -251,7 +247,7 @@ def test_prompt_longer_than_the_context_fails_clearly(isolated_providers: None) 
 @pytest.mark.slow
 def test_real_model_returns_schema_valid_json(isolated_providers: None) -> None:
     pytest.importorskip("llama_cpp")
-    litellm = _llm.import_litellm()
+    litellm = _providers.import_litellm()
     _local_model.register_local_provider()
     response = litellm.completion(
         model=DEFAULT_LOCAL_MODEL,

@@ -12,8 +12,11 @@ from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 from optuna.trial import TrialState
 
+from optuna_vmle import LearningOptions
 from optuna_vmle import record_errors
+from optuna_vmle import StoreOptions
 from optuna_vmle import VirtualMLESampler
+from optuna_vmle._seeds import trial_seed
 from optuna_vmle.testing import random_valid_reply
 from optuna_vmle.testing import ScriptedLLM
 
@@ -50,13 +53,15 @@ GOOD = {"lr": 0.001, "dropout": 0.2, "layers": 3, "units": 64, "kernel": 3, "opt
 
 
 def make_sampler(
-    llm: ScriptedLLM, memory_url: str, provider: str | None = None, **kwargs
+    llm: ScriptedLLM, memory_url: str, provider: str | None = None, replay: bool = False, **kwargs
 ) -> VirtualMLESampler:
     kwargs.setdefault("search_space", SPACE)
-    kwargs.setdefault("reflect", False)  # reflection has its own tests (test_reflection.py)
+    # Reflection has its own tests (test_reflection.py).
+    kwargs.setdefault("learning", LearningOptions(reflect=False, insight_interval=None))
     # The guard would replace scripted proposals it finds clustered; its tests switch it on.
     kwargs.setdefault("llm_bonus", None)
-    return VirtualMLESampler(model=llm.register(provider), memory_url=memory_url, seed=0, **kwargs)
+    store = StoreOptions(url=memory_url, replay=replay)
+    return VirtualMLESampler(model=llm.register(provider), store=store, seed=0, **kwargs)
 
 
 def test_llm_proposal_is_used_for_every_distribution_kind(memory_url: str) -> None:
@@ -67,10 +72,12 @@ def test_llm_proposal_is_used_for_every_distribution_kind(memory_url: str) -> No
     assert trial.params == GOOD
     assert trial.user_attrs["vmle:source"] == "llm"
     assert trial.user_attrs["vmle:rationale"] == "start in the middle"
-    assert trial.user_attrs["vmle:llm_calls"] == 1
-    assert trial.user_attrs["vmle:model"].endswith("/script")
-    assert trial.user_attrs["vmle:prompt_tokens"] > 0
-    assert "vmle:latency_s" in trial.user_attrs
+    usage = trial.user_attrs["vmle:llm"]
+    assert usage["calls"] == 1
+    assert usage["model"].endswith("/script")
+    assert usage["prompt_tokens"] > 0
+    assert usage["latency_s"] >= 0
+    assert trial.user_attrs["vmle:proposal"] == GOOD
 
 
 def test_values_are_snapped_to_the_distribution(memory_url: str) -> None:
@@ -113,7 +120,8 @@ def test_unusable_llm_falls_back_and_the_study_goes_on(memory_url: str, bad_repl
     assert trial.user_attrs["vmle:source"] == "fallback"
     assert trial.user_attrs["vmle:fallback_reason"]
     assert sorted(trial.user_attrs["vmle:independent_params"]) == sorted(SPACE)
-    assert trial.user_attrs["vmle:llm_calls"] >= 1  # failed calls count too
+    assert trial.user_attrs["vmle:llm"]["calls"] >= 1  # failed calls count too
+    assert trial.user_attrs["vmle:fallback_kind"] in ("invalid", "connection")
     for name, distribution in SPACE.items():
         assert distribution._contains(distribution.to_internal_repr(trial.params[name]))
 
@@ -130,7 +138,11 @@ def test_duplicate_proposal_is_sent_back_for_repair(memory_url: str) -> None:
 def test_without_search_space_first_trial_is_fallback_then_llm(memory_url: str) -> None:
     llm = ScriptedLLM([], default=random_valid_reply(1))
     sampler = VirtualMLESampler(
-        model=llm.register(), memory_url=memory_url, seed=0, reflect=False, llm_bonus=None
+        model=llm.register(),
+        store=StoreOptions(url=memory_url),
+        seed=0,
+        learning=LearningOptions(reflect=False),
+        llm_bonus=None,
     )
     study = optuna.create_study(sampler=sampler)
     study.optimize(objective, n_trials=3)
@@ -204,7 +216,25 @@ def test_parallel_workers_with_n_jobs(memory_url: str) -> None:
     study.optimize(objective, n_trials=12, n_jobs=2)
     assert len(study.trials) == 12
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
-    assert all("vmle:source" in t.user_attrs for t in study.trials)
+    # Every trial ran the LLM's proposal: the LLM path works under threads, not only the fallback.
+    assert [t.user_attrs["vmle:source"] for t in study.trials] == ["llm"] * 12
+    assert all(t.params == t.user_attrs["vmle:proposal"] for t in study.trials)
+    assert len(llm.calls) == 12
+
+
+def test_replay_under_n_jobs_gives_each_trial_its_recorded_reply(memory_url: str) -> None:
+    llm = ScriptedLLM([], default=random_valid_reply(8))
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url, "replay-jobs"))
+    study.optimize(objective, n_trials=8, n_jobs=2)
+    silent = ScriptedLLM([])
+    replayed = optuna.create_study(
+        sampler=make_sampler(silent, memory_url, "replay-jobs", replay=True)
+    )
+    replayed.optimize(objective, n_trials=8, n_jobs=2)
+    assert len(silent.calls) == 0
+    by_number = {t.number: t.params for t in study.trials}
+    assert {t.number: t.params for t in replayed.trials} == by_number
+    assert all(t.user_attrs["vmle:llm"]["from_store"] for t in replayed.trials)
 
 
 @pytest.mark.parametrize("storage_kind", ["sqlite", "journal"])
@@ -226,7 +256,7 @@ def test_rdb_study_keeps_sampler_tables_in_the_same_database(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'study.db'}"
     llm = ScriptedLLM([], default=random_valid_reply(4))
     sampler = VirtualMLESampler(
-        model=llm.register(), search_space=SPACE, seed=0, reflect=False
+        model=llm.register(), search_space=SPACE, seed=0, learning=LearningOptions(reflect=False)
     )
     study = optuna.create_study(storage=url, sampler=sampler)
     study.optimize(objective, n_trials=2)
@@ -290,7 +320,7 @@ def test_broken_memory_database_falls_back_without_losing_trials(tmp_path) -> No
     study = optuna.create_study(sampler=make_sampler(llm, bad_url))
     study.optimize(objective, n_trials=2)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
-    assert "memory database unavailable" in study.trials[0].user_attrs["vmle:fallback_reason"]
+    assert "transcript database unavailable" in study.trials[0].user_attrs["vmle:fallback_reason"]
 
 
 def test_api_keys_never_reach_attrs_or_transcripts(monkeypatch, memory_url: str) -> None:
@@ -304,15 +334,20 @@ def test_api_keys_never_reach_attrs_or_transcripts(monkeypatch, memory_url: str)
     assert secret not in open(memory_url.removeprefix("sqlite:///"), "rb").read().decode("latin-1")
 
 
-def test_reseed_rng_changes_the_llm_seed_without_touching_global_state(memory_url: str) -> None:
-    import random
+def test_reseed_rng_leaves_the_llm_seeds_of_the_trials_alone(memory_url: str) -> None:
+    import sqlalchemy
 
-    sampler = make_sampler(ScriptedLLM([]), memory_url)
-    state = random.getstate()
-    before = sampler._seed
-    sampler.reseed_rng()
-    assert sampler._seed != before
-    assert random.getstate() == state
+    llm = ScriptedLLM([], default=random_valid_reply(7))
+    sampler = make_sampler(llm, memory_url)
+    sampler.reseed_rng()  # Optuna does this for every trial under n_jobs>1
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(objective, n_trials=3)
+    with sqlalchemy.create_engine(memory_url).connect() as connection:
+        requests = connection.execute(
+            sqlalchemy.text("select trial_number, request_json from vmle_transcripts")
+        ).all()
+    seeds = {number: json.loads(request)["seed"] for number, request in requests}
+    assert seeds == {n: trial_seed(0, n) for n in range(3)}
 
 
 def test_guard_replaces_a_bad_llm_proposal_with_tpes_candidate(memory_url: str) -> None:

@@ -23,10 +23,11 @@ if TYPE_CHECKING:
     import optuna
 
 
-# 2: trial notes, study insights and cognition summaries (memory tables).
+# 2: transcripts and cognition summaries (notes and insights moved to the study's storage
+# and their old tables are no longer read).
 SCHEMA_VERSION = 2
-DEFAULT_MEMORY_URL = "sqlite:///optuna_vmle.db"
 MEMORY_URL_ENV = "VMLE_MEMORY_URL"
+PROCESS_LOCAL_URL = "sqlite://"
 
 _engines: dict[str, sqlalchemy.Engine] = {}
 _engines_lock = threading.Lock()
@@ -48,16 +49,25 @@ class SchemaVersion(Base):
     package: Mapped[str] = mapped_column(String(64))
 
 
-def memory_url_for(study: optuna.Study) -> str:
-    """The default database of a study's sampler state.
+def tables_url_for(study: optuna.Study, configured: str | None = None) -> str:
+    """The database of the sampler's tables for ``study``.
 
-    The study's own RDB URL when it has one, else ``$VMLE_MEMORY_URL``, else a local sqlite file.
+    ``configured`` if given, else the study's own RDB URL, else ``$VMLE_MEMORY_URL``, else
+    :data:`PROCESS_LOCAL_URL`, a database of this process only (see :func:`is_process_local`).
     """
+    if configured:
+        return configured
     storage = getattr(study._storage, "_backend", study._storage)
     url = getattr(storage, "url", None)
     if isinstance(url, str) and not url.startswith("sqlite:///:memory:"):
         return url
-    return os.environ.get(MEMORY_URL_ENV, DEFAULT_MEMORY_URL)
+    return os.environ.get(MEMORY_URL_ENV, PROCESS_LOCAL_URL)
+
+
+def is_process_local(url: str) -> bool:
+    """Whether the database at ``url`` lives in this process only (in-memory sqlite)."""
+    parsed = sqlalchemy.engine.make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
 def get_engine(url: str) -> sqlalchemy.Engine:
@@ -75,7 +85,7 @@ def _create_engine(url: str) -> sqlalchemy.Engine:
     parsed = sqlalchemy.engine.make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return sqlalchemy.create_engine(url, pool_pre_ping=True, future=True)
-    if parsed.database in (None, "", ":memory:"):
+    if is_process_local(url):
         return sqlalchemy.create_engine(
             url, poolclass=StaticPool, connect_args={"check_same_thread": False}
         )

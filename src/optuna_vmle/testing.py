@@ -22,7 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from optuna_vmle._llm import import_litellm, register_provider
+from optuna_vmle._providers import import_litellm
+from optuna_vmle._providers import register_provider
 
 
 ReplyFactory = Callable[[list[dict[str, str]], dict[str, Any]], str]
