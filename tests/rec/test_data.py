@@ -79,6 +79,52 @@ def test_malformed_lines_report_file_and_line(tmp_path, text, line_format, line,
     assert str(info.value).startswith(f"{path}:{line}: ")
 
 
+@pytest.mark.parametrize("text", ["", "\n  \n\n"])
+def test_an_empty_file_fails_at_load_time_naming_the_file(tmp_path, text):
+    path = write(tmp_path, "empty.txt", text)
+    with pytest.raises(RecDataError, match="empty.txt.*no sequences") as info:
+        load_sequences(path)
+    assert info.value.path == str(path)
+    reviews = write(tmp_path, "reviews.json", text)
+    with pytest.raises(RecDataError, match="reviews.json.*no reviews"):
+        load_amazon_reviews(reviews)
+
+
+def test_a_binary_file_is_a_data_error_naming_the_file(tmp_path):
+    path = tmp_path / "Beauty.txt"
+    path.write_bytes(b"1 2 3\n" + bytes(range(128, 256)))
+    with pytest.raises(RecDataError, match="Beauty.txt: not a UTF-8 text file") as info:
+        load_sequences(path)
+    assert info.value.path == str(path)
+    for name in ("reviews.json", "reviews.csv"):
+        raw = tmp_path / name
+        raw.write_bytes(bytes(range(128, 256)))
+        with pytest.raises(RecDataError, match=f"{name}: not a UTF-8 text file"):
+            load_amazon_reviews(raw)
+
+
+def test_a_gz_file_that_is_not_gzip_is_a_data_error(tmp_path):
+    path = write(tmp_path, "reviews_Beauty_5.json.gz", '{"reviewerID": "u"}\n')
+    with pytest.raises(RecDataError, match="reviews_Beauty_5.json.gz: not a complete gzip file"):
+        load_amazon_reviews(path)
+
+
+def test_nothing_left_after_the_k_core_filter_is_a_data_error(tmp_path):
+    path = write(tmp_path, "r.csv", "".join(f"u{u},i{u},{u}\n" for u in range(10)))
+    with pytest.raises(RecDataError, match="5-core"):
+        load_amazon_reviews(path)
+
+
+def test_users_too_short_to_train_on_fail_before_training(tmp_path):
+    torch = pytest.importorskip("torch")
+    from optuna_vmle.rec import SASRec, TrainingConfig, fit
+
+    split = leave_one_out(load_sequences(write(tmp_path, "short.txt", "1 1 2 3\n2 2 3 4\n")))
+    model = SASRec(n_items=4, maxlen=5, hidden_size=8, num_blocks=1)
+    with pytest.raises(RecDataError, match="short.txt: no user of 'short' has two training items"):
+        fit(model, split, TrainingConfig(max_epochs=1), device=torch.device("cpu"))
+
+
 def test_leave_one_out_holds_out_the_last_two_items(tmp_path):
     dataset = load_sequences(write(tmp_path, "seq.txt", "1 5 6 7 8\n2 1 2 3\n"))
     split = leave_one_out(dataset)

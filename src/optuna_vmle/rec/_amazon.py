@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from optuna_vmle.rec._data import MissingDataFileError, RecDataError, SequenceDataset
+from optuna_vmle.rec._data import MissingDataFileError, RecDataError, SequenceDataset, not_text_error
 
 _JSON_FIELDS = ("reviewerID", "asin", "unixReviewTime")
 _CSV_HEADER_NAMES = {"user", "user_id", "reviewerid", "item", "item_id", "asin", "timestamp", "time"}
@@ -83,19 +83,29 @@ def load_amazon_reviews(
 
     Raises:
         MissingDataFileError: The file does not exist.
-        RecDataError: A line cannot be parsed; the message names the file and line.
+        RecDataError: The file is empty, not text (or not gzip for ``.gz``), nothing survives
+            the k-core filter, or a line cannot be parsed; the message names the file (and line).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise MissingDataFileError("no such file", path=path)
     stem = path.removesuffix(".gz")
-    rows = _read_csv(path) if stem.endswith(".csv") else _read_json_lines(path)
+    try:
+        rows = _read_csv(path) if stem.endswith(".csv") else _read_json_lines(path)
+    except UnicodeDecodeError as error:
+        raise not_text_error(path, error) from None
+    except (gzip.BadGzipFile, EOFError) as error:
+        raise RecDataError(f"not a complete gzip file ({error})", path=path) from None
+    if not rows:
+        raise RecDataError("the file holds no reviews (it is empty or blank)", path=path)
 
     first_seen: dict[tuple[str, str], tuple[str, str, float]] = {}
     for row in rows:
         first_seen.setdefault((row[0], row[1]), row)
     rows = _k_core(list(first_seen.values()), min_interactions)
 
+    if not rows:
+        raise RecDataError(f"no user and item is left after the {min_interactions}-core filter", path=path)
     by_user: dict[str, list[tuple[float, str]]] = collections.defaultdict(list)
     for user, item, timestamp in rows:
         by_user[user].append((timestamp, item))

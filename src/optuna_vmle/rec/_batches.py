@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from optuna_vmle.rec._data import RecDataError
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -125,6 +127,12 @@ def training_windows(
     if not 0 <= window_size <= maxlen:
         raise ValueError(f"window_size must be in [0, maxlen={maxlen}], got {window_size}")
     windows = [w for s in split.train if len(s) >= 2 for w in _windows(s, maxlen, window_size)]
+    if not windows:
+        raise RecDataError(
+            f"no user of '{split.dataset.name}' has two training items (an input and its next item): "
+            "leave-one-out needs sequences of at least four items to train on",
+            path=split.dataset.source,
+        )
     inputs, lengths = _left_pad([w[:-1] for w in windows], maxlen)
     next_items, _ = _left_pad([w[1:] for w in windows], maxlen)
     if targets == "last_position":

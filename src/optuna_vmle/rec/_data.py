@@ -116,11 +116,21 @@ def _parse_ids(tokens: Sequence[str], path: str, line: int) -> list[int]:
 
 
 def _token_lines(path: str) -> Iterator[tuple[int, list[str]]]:
+    # The file is decoded in chunks, so a decoding error has no reliable line number.
     with open(path, encoding="utf-8") as handle:
-        for number, text in enumerate(handle, start=1):
-            tokens = text.split()
-            if tokens:
-                yield number, tokens
+        try:
+            for number, text in enumerate(handle, start=1):
+                tokens = text.split()
+                if tokens:
+                    yield number, tokens
+        except UnicodeDecodeError as error:
+            raise not_text_error(path, error) from None
+
+
+def not_text_error(path: str, error: UnicodeDecodeError) -> RecDataError:
+    """The error for a file that is not UTF-8 text (a binary or compressed file, say)."""
+    byte = error.object[error.start : error.start + 1].hex()
+    return RecDataError(f"not a UTF-8 text file (byte 0x{byte} cannot be decoded)", path=path)
 
 
 def _detect_format(path: str) -> str:
@@ -154,16 +164,23 @@ def load_sequences(
 
     Raises:
         MissingDataFileError: The file does not exist.
-        RecDataError: A line is malformed (wrong number of fields, non-integer or non-positive
-            ids, a user listed twice); the message names the file and the line.
+        RecDataError: The file is empty, is not UTF-8 text, or a line is malformed (wrong
+            number of fields, non-integer or non-positive ids, a user listed twice); the message
+            names the file and, where there is one, the line.
 
     Example:
         .. code-block:: python
 
-            from optuna_vmle.rec import load_sequences, leave_one_out
+            import pathlib
+            import tempfile
 
-            dataset = load_sequences("Beauty.txt")
+            from optuna_vmle.rec import leave_one_out, load_sequences
+
+            path = pathlib.Path(tempfile.mkdtemp()) / "tiny.txt"
+            path.write_text("1 5 3 8 2\n2 4 5 3\n")  # the S3Rec layout: user item1 item2 ...
+            dataset = load_sequences(path)
             split = leave_one_out(dataset)
+            assert dataset.n_items == 8 and split.test_targets.tolist() == [2, 3]
     """
     path = os.fspath(path)
     if line_format not in LINE_FORMATS:
@@ -201,8 +218,10 @@ def load_sequences(
         lines.append(number)
         items.append(user_items)
 
+    if not items:
+        raise RecDataError("the file holds no sequences (it is empty or blank)", path=path)
     sequences = [np.asarray(user_items, dtype=np.int64) for user_items in items]
-    n_items = max((int(s.max()) for s in sequences), default=0)
+    n_items = max(int(s.max()) for s in sequences)
     return SequenceDataset(
         sequences=sequences,
         n_items=n_items,

@@ -1,0 +1,68 @@
+"""What the rec benchmarks share: finding the data files, and results written as they come."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _paths import DATA_DIR
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+DATA_HELP = """\
+The benchmark data is not in {data_dir} (missing: {missing}).
+
+Get the files (see benchmarks/README.md, "Rec data"):
+  * Beauty.txt, Sports_and_Outdoors.txt, Toys_and_Games.txt: the S3Rec split, from the public
+    repository https://github.com/RUCAIBox/CIKM2020-S3Rec, folder data/ (one line per user,
+    "user item1 item2 ...");
+  * virtualmle_HSTU_Baby.txt, virtualmle_SASRec_Pet_Supplies.txt: from
+    https://github.com/cst20/VirtualMLE-is-all-you-need-to-Recommend,
+    VirtualMLE/HSTU/Baby/sequential_data_processed.txt and
+    VirtualMLE/SASRec/Pet_Supplies/sequential_data_processed.txt (renamed);
+  * or build a split from the raw Amazon 2014 5-core reviews (reviews_<Category>_5.json.gz)
+    with optuna_vmle.rec.load_amazon_reviews.
+Put them in one folder and point VMLE_DATA_DIR at it (default: ../shared/data beside the
+repository), or pass --data PATH.
+"""
+
+
+def data_file(name: str) -> Path:
+    """``name`` in the benchmark data folder (``$VMLE_DATA_DIR``, default ``../shared/data``)."""
+    return DATA_DIR / name
+
+
+def require_files(*paths: str | os.PathLike[str]) -> None:
+    """Exit with instructions (status 2, no traceback) when a data file is absent."""
+    missing = [str(p) for p in paths if not os.path.isfile(p)]
+    if missing:
+        sys.stderr.write(DATA_HELP.format(data_dir=DATA_DIR, missing=", ".join(missing)))
+        raise SystemExit(2)
+
+
+class ResultsFile:
+    """A JSON file of finished runs by key, rewritten after every change so that a rerun resumes."""
+
+    def __init__(self, path: str | os.PathLike[str], meta: dict) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        stored = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.runs: dict[str, dict] = stored.get("runs", {})
+        self.meta = {**stored.get("meta", {}), **meta}
+
+    def done(self, key: str) -> bool:
+        return self.runs.get(key, {}).get("finished", False)
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"meta": self.meta, "runs": self.runs}, indent=1))
+        tmp.replace(self.path)
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
