@@ -5,7 +5,9 @@ Three kinds, all behind one :class:`Problem` interface:
 - synthetic mixed-space functions with a known optimum (fast; smoke runs and overhead);
 - tabular SASRec/HSTU problems that look a configuration up in a table built by
   ``build_tables.py`` (``tab-<table file stem>``), so a comparison costs no training;
-- ``live-sasrec``: a short live SASRec study on synthetic data from :mod:`optuna_vmle.rec`.
+- ``live-sasrec``: a short live SASRec study on synthetic data from :mod:`optuna_vmle.rec`;
+- Bayesmark tasks (``bm-<model>-<dataset>-<metric>``, ``_bayesmark.py``): sklearn models
+  cross-validated on sklearn's bundled datasets, with Bayesmark's search spaces.
 
 A problem exposes its search space, its direction, its known optimum (``None`` when unknown) and
 a reference "worst" value for normalising regret: the median value of uniformly random
@@ -58,6 +60,8 @@ class Problem:
     ``conditions`` maps a parameter to a predicate over the parameters suggested before it; the
     parameter is only suggested when the predicate holds (``momentum`` only for ``sgd``).
     ``catch`` lists the exceptions that make a trial fail without stopping the study.
+    ``pool_size`` and ``pool_cached`` describe what the simulated LLMs know of the problem
+    (``_simulated_llms.truth_pool``).
     """
 
     name: str
@@ -67,6 +71,10 @@ class Problem:
     optimum: float | None
     conditions: dict[str, Callable[[Params], bool]] = field(default_factory=dict)
     catch: tuple[type[Exception], ...] = ()
+    # The simulated LLMs' knowledge: this many evaluated random configurations, kept on disk
+    # when evaluating them is expensive.
+    pool_size: int = 2048
+    pool_cached: bool = False
 
     def evaluate(self, params: Params) -> Evaluation:
         raise NotImplementedError
@@ -368,7 +376,9 @@ def _live_sasrec() -> Problem:
 
 
 def available_problems() -> list[str]:
-    return [*_synthetic_problems(), *_tabular_problems(), "live-sasrec"]
+    from _bayesmark import TASKS
+
+    return [*_synthetic_problems(), *_tabular_problems(), *TASKS, "live-sasrec"]
 
 
 def get_problem(name: str) -> Problem:
@@ -376,6 +386,10 @@ def get_problem(name: str) -> Problem:
     if name == "live-sasrec":
         return _live_sasrec()
     problems = {**_synthetic_problems(), **_tabular_problems()}
+    if name.startswith("bm-"):
+        from _bayesmark import bayesmark_problems
+
+        problems.update(bayesmark_problems())
     if name not in problems:
         raise KeyError(f"unknown problem {name!r}; available: {', '.join(available_problems())}")
     return problems[name]

@@ -43,6 +43,7 @@ import optuna
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _problems import FAST_PROBLEMS, Problem, get_problem  # noqa: E402
+from _simulated_llms import QUALITIES, SimulatedLLM, is_simulated  # noqa: E402
 
 
 HARNESS_VERSION = 2
@@ -51,6 +52,9 @@ SAMPLERS = (
     # Ablations and transfer (issue 6): each removes or adds one mechanism.
     "vmle-noreflect", "vmle-noinsights", "vmle-noguard", "vmle-nollm", "vmle-transfer",
     "tpe-warm",
+    # Adaptive trust (issue 11): the guarded sampler and full trust, both without reflection,
+    # and TPE started from the LLM's first proposal (a good default told apart from the LLM).
+    "vmle-guard", "vmle-fulltrust", "tpe-llmfirst",
 )
 # vmle variants: constructor overrides on top of the full sampler.
 VMLE_VARIANTS: dict[str, dict[str, Any]] = {
@@ -61,6 +65,8 @@ VMLE_VARIANTS: dict[str, dict[str, Any]] = {
     # The LLM replaced by the fallback: every reply is unusable, so the guard alone decides.
     "vmle-nollm": {"reflect": False, "max_repair_rounds": 0},
     "vmle-transfer": {"warm_start": 2},
+    "vmle-guard": {"reflect": False},
+    "vmle-fulltrust": {"reflect": False, "llm_bonus": None},
 }
 # How many transferred configurations warm-start a study (vmle-transfer and tpe-warm alike).
 WARM_START = 2
@@ -158,7 +164,7 @@ def make_sampler(
     vmle keeps its memory in a fresh database under ``workdir`` and never answers from stored
     transcripts, so that runs are independent and every proposal is a real LLM call.
     """
-    if name in ("tpe", "tpe-warm"):
+    if name in ("tpe", "tpe-warm", "tpe-llmfirst"):
         return optuna.samplers.TPESampler(seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
@@ -168,32 +174,49 @@ def make_sampler(
         # Categorical parameters fall back to independent (random) sampling.
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     if name in VMLE_VARIANTS:
-        from optuna_vmle import VirtualMLESampler, import_summaries
+        from optuna_vmle import (
+            LearningOptions,
+            LLMOptions,
+            StoreOptions,
+            TransferOptions,
+            VirtualMLESampler,
+            import_summaries,
+        )
 
         memory_url = f"sqlite:///{workdir / 'vmle-memory.db'}"
         if name == "vmle-transfer":
             import_summaries(memory_url, transfer_from)
         if name == "vmle-nollm":
             model = UNUSABLE_MODEL
+        variant = dict(VMLE_VARIANTS[name])
+        learning = {k: variant.pop(k) for k in ("reflect", "insight_interval") if k in variant}
+        llm = {k: variant.pop(k) for k in ("max_repair_rounds",) if k in variant}
+        transfer = {k: variant.pop(k) for k in ("warm_start",) if k in variant}
         return VirtualMLESampler(
-            model=resolve_model(model, seed),
+            model=resolve_model(model, seed, problem),
             task=problem.task,
             search_space=problem.search_space,
             seed=seed,
             budget=budget,
-            memory_url=memory_url,
-            serve_from_store=False,
-            descriptors=problem.descriptors,
-            **VMLE_VARIANTS[name],
+            llm=LLMOptions(**llm),
+            # Learning in the foreground keeps runs reproducible and independent.
+            learning=LearningOptions(background=False, **learning),
+            store=StoreOptions(url=memory_url, reuse="never"),
+            transfer=TransferOptions(descriptors=problem.descriptors, **transfer),
+            **variant,
         )
     raise ValueError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
 
 
-def resolve_model(model: str, seed: int) -> str:
+def resolve_model(model: str, seed: int, problem: Problem | None = None) -> str:
     """Scripted models are instant in-process LLMs: ``scripted`` gives random schema-valid
-    replies, ``scripted-clustered`` proposals around one configuration."""
+    replies, ``scripted-clustered`` proposals around one configuration, ``sim-<quality>``
+    proposals as informed as the quality says (``_simulated_llms``)."""
     from optuna_vmle.testing import ScriptedLLM, clustered_reply, random_valid_reply
 
+    if is_simulated(model):
+        assert problem is not None, "a simulated LLM needs the problem it knows"
+        return SimulatedLLM(problem, model.removeprefix("sim-"), seed).register()
     if model == SCRIPTED_MODEL:
         return ScriptedLLM([], default=random_valid_reply(seed)).register()
     if model == CLUSTERED_MODEL:
@@ -210,8 +233,10 @@ def run_config(
     problem: str, sampler: str, seed: int, trials: int, model: str, transfer_from: Path | None
 ) -> dict[str, Any]:
     config: dict[str, Any] = {"problem": problem, "sampler": sampler, "seed": seed, "trials": trials}
-    if sampler.startswith("vmle"):
+    if sampler.startswith("vmle") or sampler == "tpe-llmfirst":
         config["model"] = UNUSABLE_MODEL if sampler == "vmle-nollm" else model
+    if sampler == "tpe-llmfirst" and not is_simulated(model):
+        raise SystemExit("tpe-llmfirst needs a simulated LLM (--model sim-<quality>)")
     if sampler in ("vmle-transfer", "tpe-warm"):
         if transfer_from is None:
             raise SystemExit(f"{sampler} needs --transfer-from SUMMARIES.json")
@@ -277,6 +302,10 @@ def run_study(
             # The fair baseline for transfer: TPE starting from the same transferred configs.
             for params in warm_start_configs(problem, transfer_from):
                 study.enqueue_trial(params, skip_if_exists=True)
+        if sampler_name == "tpe-llmfirst":
+            # The same first proposal the vmle run of this seed gets, run by TPE.
+            first = SimulatedLLM(problem, model.removeprefix("sim-"), seed).first_proposal()
+            study.enqueue_trial(first)
         llm_timing = (
             timer.timing_llm_calls()
             if sampler_name.startswith("vmle")
@@ -317,8 +346,24 @@ def run_one(config: dict[str, Any], problem: Problem) -> dict[str, Any]:
         "sampler_s": sum(sampler_s),
         "llm_s": sum(timer.llm_seconds_by_trial.values()),
         "llm_calls": sum(timer.llm_calls_by_trial.values()),
+        "sources_by_trial": [t.user_attrs.get("vmle:source") for t in trials],
+        "screen_by_trial": [t.user_attrs.get("vmle:screen") for t in trials],
+        "trust_by_trial": trust_by_trial(study, trials),
         **llm_tokens(trials),
     }
+
+
+def trust_by_trial(
+    study: optuna.Study, trials: Sequence[optuna.trial.FrozenTrial]
+) -> list[float] | None:
+    """The LLM's trust share as the guard saw it before each trial (from the trials before)."""
+    from optuna_vmle._trust import trust_from_trials
+
+    if not any("vmle:source" in t.user_attrs for t in trials):
+        return None
+    return [
+        round(trust_from_trials(trials[:i], study.direction).share, 4) for i in range(len(trials))
+    ]
 
 
 def write_json_atomically(path: Path, payload: Any) -> None:
@@ -528,7 +573,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help=f"model for vmle; {SCRIPTED_MODEL!r} = instant random replies, "
-                             f"{CLUSTERED_MODEL!r} = instant replies around one configuration")
+                             f"{CLUSTERED_MODEL!r} = instant replies around one configuration, "
+                             f"sim-<{'|'.join(QUALITIES)}> = simulated LLMs that know the problem")
     parser.add_argument("--out", type=Path, default=None, help=f"default {DEFAULT_OUT}")
     parser.add_argument("--dry", action="store_true",
                         help="smoke run: 6 trials, 2 seeds, fast problems, temporary --out")
@@ -587,7 +633,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "out": str(args.out),
         "trials": args.trials,
         "seeds": args.seeds,
-        "model": args.model if any(s.startswith("vmle") for s in args.samplers) else None,
+        "model": args.model if any(s.startswith("vmle") or s == "tpe-llmfirst"
+                                   for s in args.samplers) else None,
         "transfer_from": str(args.transfer_from) if args.transfer_from else None,
         **counts,
         "skipped_samplers": skipped_samplers,

@@ -1,11 +1,12 @@
+"""The decision layer: the LLM's proposal or TPE's, by the trust the LLM has earned."""
+
 from __future__ import annotations
 
+import numpy as np
 import optuna
-from optuna.distributions import CategoricalDistribution
-from optuna.distributions import FloatDistribution
+from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from optuna_vmle._screen import screen_candidates
-
 
 SPACE = {"x": FloatDistribution(-5, 5), "c": CategoricalDistribution(["a", "b"])}
 
@@ -15,55 +16,88 @@ def objective(trial: optuna.Trial) -> float:
     return (x - 2) ** 2 + (trial.suggest_categorical("c", ["a", "b"]) == "b")
 
 
-def _study_with_history(n_trials: int) -> tuple[optuna.Study, optuna.trial.FrozenTrial]:
+def _study_with_history(
+    n_trials: int, llm_record: str | None = None
+) -> tuple[optuna.Study, optuna.trial.FrozenTrial]:
+    """A study of random trials. With ``llm_record`` the LLM chose every third trial: the best
+    configurations ("good", x near 2), the worst ("bad", x near -5) or random ones ("average")."""
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    study.optimize(objective, n_trials=n_trials)
+    rng = np.random.default_rng(0)
+    for number in range(n_trials):
+        llm_chose = llm_record is not None and number % 3 == 0
+        if llm_chose and llm_record == "good":
+            params = {"x": 2.0 + 0.01 * number, "c": "a"}
+        elif llm_chose and llm_record == "bad":
+            params = {"x": -5.0 + 0.01 * number, "c": "b"}
+        elif llm_chose:
+            params = {"x": -1.2 + 0.01 * number, "c": "a"}  # (x - 2)^2 of a typical draw
+        else:
+            params = {"x": float(rng.uniform(-5, 5)), "c": str(rng.choice(["a", "b"]))}
+        value = (params["x"] - 2) ** 2 + (params["c"] == "b")
+        source = "llm" if llm_chose else "fallback"
+        study.add_trial(optuna.trial.create_trial(
+            params=params, distributions=SPACE, value=value, user_attrs={"vmle:source": source}
+        ))
     running = study.ask()
     return study, study._storage.get_trial(running._trial_id)
 
 
-def test_a_bad_llm_candidate_loses_to_tpe_and_a_good_one_can_win() -> None:
-    study, trial = _study_with_history(30)
-    tpe = optuna.samplers.TPESampler(multivariate=True, seed=0)
-    bad = screen_candidates(tpe, study, trial, SPACE, [{"x": -4.5, "c": "b"}])
-    assert bad is not None and not bad.chose_llm
-    assert abs(bad.params["x"] - 2) < 1.5  # TPE's own draw is in the good region
-    good = screen_candidates(tpe, study, trial, SPACE, [{"x": 2.0, "c": "a"}], llm_bonus=0.5)
-    assert good is not None and good.chose_llm
-    assert good.params == {"x": 2.0, "c": "a"}
-    assert good.best_llm_score > bad.best_llm_score
+def _decisions(study, trial, candidate, seeds=range(20), **kwargs):  # type: ignore[no-untyped-def]
+    tpe = optuna.samplers.TPESampler(seed=0)
+    return [screen_candidates(tpe, study, trial, SPACE, [candidate], seed=s, **kwargs)
+            for s in seeds]
 
 
-def test_at_startup_a_clustered_llm_candidate_gives_way_to_a_random_draw() -> None:
-    study, trial = _study_with_history(5)
-    tpe = optuna.samplers.TPESampler(n_startup_trials=10, seed=0)
+def test_an_llm_whose_trials_were_bad_rarely_gets_the_next_one():
+    study, trial = _study_with_history(30, llm_record="bad")
+    results = _decisions(study, trial, {"x": -4.5, "c": "b"})
+    assert results[0].phase == "model"
+    assert max(r.trust for r in results) <= 0.11  # at the floor
+    assert sum(r.chose_llm for r in results) <= 4
+    chosen_by_tpe = [r for r in results if not r.chose_llm]
+    assert all(abs(r.params["x"] - 2) < 2.5 for r in chosen_by_tpe)  # TPE's good region
+
+
+def test_an_llm_whose_trials_were_good_gets_most_trials_but_not_all():
+    study, trial = _study_with_history(30, llm_record="good")
+    results = _decisions(study, trial, {"x": 2.3, "c": "a"}, seeds=range(40))
+    assert min(r.trust for r in results) >= 0.89  # at the ceiling, 1 - floor
+    assert 30 <= sum(r.chose_llm for r in results) < 40
+    assert all(r.params == {"x": 2.3, "c": "a"} for r in results if r.chose_llm)
+
+
+def test_the_llm_first_proposals_are_evaluated_even_if_they_are_not_novel():
+    study, trial = _study_with_history(3)
     earlier = study.trials[0].params
     near = {"x": earlier["x"] + 0.01, "c": earlier["c"]}
-    clustered = screen_candidates(tpe, study, trial, SPACE, [near], seed=1)
-    assert clustered.phase == "startup" and not clustered.chose_llm
-    assert clustered.params != near
-    assert clustered.best_llm_score < clustered.best_tpe_score  # novelty below the random bar
-    # A candidate as far from every earlier trial as the space allows is taken.
-    finished = [t.params for t in study.trials if t.params]
-    xs = [p["x"] for p in finished]
-    far_x = -5.0 if min(xs) - (-5.0) > 5.0 - max(xs) else 5.0
-    cs = [p["c"] for p in finished]
-    far = {"x": far_x, "c": min(("a", "b"), key=cs.count)}
-    novel = screen_candidates(tpe, study, trial, SPACE, [far], seed=1)
-    assert novel.chose_llm and novel.params == far
+    result = _decisions(study, trial, near, seeds=[0])[0]
+    assert result.phase == "startup" and result.chose_llm and result.reason == "probe"
+    assert result.params == near
 
 
-def test_no_llm_candidate_still_gets_a_configuration_in_both_phases() -> None:
+def test_at_startup_a_clustered_llm_of_neutral_trust_mostly_gives_way_to_random_draws():
+    study, trial = _study_with_history(5, llm_record="average")
+    earlier = study.trials[0].params
+    near = {"x": earlier["x"] + 0.01, "c": earlier["c"]}
+    results = _decisions(study, trial, near, seeds=range(40), probe=2)
+    assert all(r.phase == "startup" for r in results)
+    assert all(r.best_llm_score < r.best_tpe_score for r in results)  # below the novelty bar
+    assert sum(r.chose_llm for r in results) <= 40 * 0.5
+    assert all(r.params != near for r in results if not r.chose_llm)
+
+
+def test_no_llm_candidate_still_gets_a_configuration_in_both_phases():
     tpe = optuna.samplers.TPESampler(n_startup_trials=10, seed=0)
     for n_trials, phase in ((3, "startup"), (20, "model")):
         study, trial = _study_with_history(n_trials)
         result = screen_candidates(tpe, study, trial, SPACE, [], seed=0)
         assert result.phase == phase and not result.chose_llm
+        assert result.reason == "no-proposal"
         assert SPACE.keys() == result.params.keys()
         assert -5 <= result.params["x"] <= 5
 
 
-def test_configurations_of_earlier_trials_are_avoided_on_a_small_grid() -> None:
+def test_configurations_of_earlier_trials_are_avoided_on_a_small_grid():
     grid = {"a": CategoricalDistribution([0, 1, 2]), "b": CategoricalDistribution([0, 1])}
 
     def grid_objective(trial: optuna.Trial) -> float:
@@ -81,5 +115,29 @@ def test_configurations_of_earlier_trials_are_avoided_on_a_small_grid() -> None:
         is_duplicate=lambda params: dict(params) in seen, seed=0,
     )
     # The LLM repeats trial 0 and is ignored despite its bonus; the one unseen cell is chosen.
-    assert result.phase == "model" and not result.chose_llm
+    assert result.phase == "model" and not result.chose_llm and result.reason == "duplicate"
     assert result.params == {"a": 2, "b": 1}
+
+
+def test_trials_without_a_conditional_parameter_still_count():
+    space = {
+        "optimizer": CategoricalDistribution(["adam", "sgd"]),
+        "lr": FloatDistribution(1e-4, 1.0, log=True),
+        "momentum": FloatDistribution(0.0, 1.0),
+    }
+
+    def conditional(trial: optuna.Trial) -> float:
+        lr = trial.suggest_float("lr", 1e-4, 1.0, log=True)
+        if trial.suggest_categorical("optimizer", ["adam", "sgd"]) == "sgd":
+            return abs(trial.suggest_float("momentum", 0.0, 1.0) - 0.9) + abs(lr - 0.1)
+        return 1.0 + abs(lr - 0.01)
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    study.optimize(conditional, n_trials=30)
+    assert any("momentum" not in t.params for t in study.trials)
+    trial = study._storage.get_trial(study.ask()._trial_id)
+    tpe = optuna.samplers.TPESampler(n_startup_trials=10, seed=0)
+    result = screen_candidates(tpe, study, trial, space, [], seed=0)
+    # Every trial counts (30 finished: the model phase), and TPE prefers the better sgd branch.
+    assert result.phase == "model" and result.params["optimizer"] == "sgd"
+    assert space.keys() == result.params.keys()

@@ -1,49 +1,58 @@
-"""Choose each trial's configuration so that a weak LLM cannot make the search worse than TPE.
+"""Choose each trial's configuration: the LLM's proposal or the classical sampler's, by trust.
 
-Two phases, matching TPE's own:
+How far the LLM is trusted is learnt during the study (``_trust``): each source earns credit
+from the rank of the trials it chose, and the LLM's *share* is the probability that it is the
+better source, kept within ``[floor, 1 - floor]``. The decision, with ``u`` a seeded uniform
+draw per trial:
 
-* **Startup** (fewer finished trials than TPE's ``n_startup_trials``): TPE would draw at random,
-  which covers the space. An LLM proposal is taken only if it is at least as far from every
-  earlier trial as a typical random draw; otherwise a random draw is used. A weak LLM that keeps
-  proposing variations of one configuration cannot then crowd the startup into one corner, which
-  would leave TPE's density model worse informed than its own random startup.
-* **Model phase**: TPE proposes by drawing candidates from l(x), the density of the good trials,
-  and keeping the one with the largest log l(x) - log g(x). The LLM's candidates join TPE's draws
-  in that same comparison (raised by ``llm_bonus``): a good LLM idea wins when TPE's model agrees
-  it is promising, a bad one loses to TPE's own candidate.
+* **Probe**: the LLM's first ``probe`` proposals are evaluated as they are (unless they repeat
+  an earlier trial). An informed default is often the single most valuable trial, and the
+  outcome of these trials is the first evidence of how good the LLM is.
+* **Startup** (fewer finished trials than TPE's ``n_startup_trials``): TPE would draw at random.
+  An LLM proposal at least as far from the earlier trials as a typical random draw is taken
+  when ``u < share``; one closer to them (a refinement near a good configuration, or a weak
+  LLM's clustering) when ``u < share ** 2``, so that an LLM of neutral trust cannot crowd the
+  startup into one corner, which would leave TPE's density model worse informed than its own
+  random startup. Otherwise a random draw is used.
+* **Model phase**: TPE draws candidates from l(x), the density of the good trials, and scores
+  them by log l(x) - log g(x). The LLM's proposal is taken when ``u < share``, or, when TPE's
+  model agrees with it (its acquisition plus ``llm_bonus`` reaches TPE's best candidate's), when
+  ``u < max(share, 1/2)``. Otherwise TPE's candidate is used.
 
-In both phases a configuration that repeats an earlier trial is skipped while an unseen one can
-be found: re-running a configuration of a deterministic objective spends a trial and learns
-nothing, and on small discrete spaces TPE and random search repeat themselves often.
+A misleading LLM thus loses its probe trials and then gets about ``floor`` of the trials; a
+knowledgeable one gets up to ``1 - floor`` of them from the first trials on. In every phase a
+configuration that repeats an earlier trial is skipped while an unseen one can be found:
+re-running a configuration of a deterministic objective spends a trial and learns nothing.
 
-This uses TPESampler internals of Optuna 5 (the Parzen estimators); the package pins optuna<6.
+TPE's internals are reached only through ``_tpe``; the trust state only from the storage.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from collections.abc import Mapping
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from optuna.distributions import BaseDistribution
-from optuna.distributions import CategoricalDistribution
-from optuna.samplers import RandomSampler
-from optuna.samplers import TPESampler
-from optuna.samplers._tpe.sampler import _split_trials
-from optuna.samplers._tpe.sampler import default_gamma
-from optuna.samplers._tpe.sampler import default_gamma_multiobjective
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.samplers import RandomSampler, TPESampler
 from optuna.study import Study
-from optuna.trial import FrozenTrial
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
+from optuna_vmle import _tpe
+from optuna_vmle._trust import (
+    DEFAULT_FLOOR,
+    DEFAULT_HALF_LIFE,
+    TrustState,
+    trust_from_trials,
+)
 
 # Extra rounds of TPE draws when all of a round's candidates repeat earlier trials.
 EXTRA_DRAW_ROUNDS = 4
 # Random draws that set the startup novelty bar and serve as unseen fallbacks.
 RANDOM_DRAWS = 32
+# How many of the LLM's first proposals are evaluated without screening.
+DEFAULT_PROBE = 2
 
 DuplicateCheck = Callable[[Mapping[str, Any]], bool]
 
@@ -55,7 +64,9 @@ class ScreenResult:
     ``phase`` is ``"startup"`` or ``"model"``. In the model phase the scores are TPE's acquisition
     values of the best LLM candidate (bonus included) and of TPE's best draw; at startup they are
     novelties: the LLM candidate's distance to the nearest earlier trial, and the median of the
-    same for random draws (the bar it had to reach).
+    same for random draws. ``trust`` is the LLM's share at this trial (see ``_trust``),
+    ``reason`` one of ``"probe"``, ``"agreed"``, ``"trusted"``, ``"novel"`` (the LLM's
+    proposal was taken) or ``"duplicate"``, ``"not-trusted"``, ``"no-proposal"`` (it was not).
     """
 
     params: dict[str, Any]
@@ -63,6 +74,10 @@ class ScreenResult:
     phase: str
     best_llm_score: float | None
     best_tpe_score: float | None
+    trust: float | None = None
+    reason: str | None = None
+    llm_credit: float | None = None
+    classical_credit: float | None = None
 
 
 def screen_candidates(
@@ -75,118 +90,134 @@ def screen_candidates(
     llm_bonus: float = 0.0,
     is_duplicate: DuplicateCheck | None = None,
     seed: int | None = None,
+    probe: int = DEFAULT_PROBE,
+    trust_floor: float = DEFAULT_FLOOR,
+    trust_half_life: float = DEFAULT_HALF_LIFE,
 ) -> ScreenResult:
     """Pick this trial's configuration from the LLM's candidates and TPE's (or random) draws.
 
     ``llm_candidates`` may be empty (the LLM gave nothing usable): the result is then TPE's or a
     random draw. ``is_duplicate`` tells whether a configuration repeats an earlier trial; such
-    configurations are avoided unless no unseen one is found. ``seed`` seeds the random draws.
+    configurations are avoided unless no unseen one is found. ``seed`` seeds the random draws
+    and the trust draw. With ``constant_liar``, the chosen configuration is published for the
+    other workers' TPE as TPE publishes its own.
     """
     space = dict(search_space)
     is_duplicate = is_duplicate or (lambda params: False)
     fresh_llm = [dict(c) for c in llm_candidates if not is_duplicate(c)]
-    trials = _finished_trials(study, space)
-    rng = np.random.RandomState(seed)
-    if len(trials) < max(tpe._n_startup_trials, 2):
-        return _startup_choice(study, trial, space, fresh_llm, is_duplicate, rng)
-    return _model_choice(tpe, study, space, trials, fresh_llm, llm_bonus, is_duplicate, rng)
-
-
-def _finished_trials(study: Study, space: Mapping[str, BaseDistribution]) -> list[FrozenTrial]:
-    states = (TrialState.COMPLETE, TrialState.PRUNED)
-    return [
-        t
-        for t in study._get_trials(deepcopy=False, states=states, use_cache=True)
-        if space.keys() <= t.params.keys()
+    others = [
+        t for t in study._get_trials(deepcopy=False, use_cache=False) if t.number != trial.number
     ]
+    trust = trust_from_trials(
+        others, study.direction, floor=trust_floor, half_life=trust_half_life
+    )
+    rng = np.random.RandomState(seed)
+    draw = float(rng.uniform())
+    decide = _Decision(trust, draw, bool(llm_candidates))
+    if len(others) == 0 or _tpe.finished_trial_count(study) < max(_tpe.n_startup_trials(tpe), 2):
+        result = _startup_choice(space, others, fresh_llm, is_duplicate, rng, decide, probe)
+    else:
+        view = _tpe.TPEView(tpe, study, trial, space)
+        result = _model_choice(view, space, fresh_llm, llm_bonus, is_duplicate, rng, decide, probe)
+    _tpe.share_running_params(tpe, study, trial, result.params)
+    return result
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """The trust draw of one trial, and the result it leads to."""
+
+    trust: TrustState
+    draw: float
+    had_proposal: bool
+
+    def probing(self, probe: int) -> bool:
+        return self.trust.llm_trials + self.trust.llm_running < probe
+
+    def result(
+        self,
+        params: dict[str, Any],
+        chose_llm: bool,
+        phase: str,
+        scores: tuple[float | None, float | None],
+        reason: str,
+    ) -> ScreenResult:
+        if not chose_llm and reason == "not-trusted" and not self.had_proposal:
+            reason = "no-proposal"
+        return ScreenResult(
+            params, chose_llm, phase, scores[0], scores[1],
+            trust=self.trust.share, reason=reason,
+            llm_credit=self.trust.llm_credit, classical_credit=self.trust.classical_credit,
+        )
 
 
 def _startup_choice(
-    study: Study,
-    trial: FrozenTrial,
     space: dict[str, BaseDistribution],
+    others: list[FrozenTrial],
     fresh_llm: list[dict[str, Any]],
     is_duplicate: DuplicateCheck,
     rng: np.random.RandomState,
+    decide: _Decision,
+    probe: int,
 ) -> ScreenResult:
-    earlier = [
-        t.params
-        for t in study._get_trials(deepcopy=False, use_cache=True)
-        if t.number != trial.number and t.state != TrialState.FAIL and space.keys() <= t.params.keys()
-    ]
+    earlier = [t.params for t in others if t.state != TrialState.FAIL and t.params]
     draws = _random_draws(space, rng, RANDOM_DRAWS)
     unseen = [d for d in draws if not is_duplicate(d)] or draws
-    if fresh_llm and not earlier:
-        return ScreenResult(fresh_llm[0], True, "startup", None, None)
-    if fresh_llm:
-        bar = float(np.median([_novelty(space, d, earlier) for d in draws]))
-        novelties = [_novelty(space, c, earlier) for c in fresh_llm]
-        best = int(np.argmax(novelties))
-        if novelties[best] >= bar:
-            return ScreenResult(fresh_llm[best], True, "startup", novelties[best], bar)
-        return ScreenResult(unseen[0], False, "startup", novelties[best], bar)
-    return ScreenResult(unseen[0], False, "startup", None, None)
+    if not fresh_llm:
+        reason = "duplicate" if decide.had_proposal else "no-proposal"
+        return decide.result(unseen[0], False, "startup", (None, None), reason)
+    if not earlier or decide.probing(probe):
+        return decide.result(fresh_llm[0], True, "startup", (None, None), "probe")
+    bar = float(np.median([_novelty(space, d, earlier) for d in draws]))
+    novelties = [_novelty(space, c, earlier) for c in fresh_llm]
+    best = int(np.argmax(novelties))
+    scores = (novelties[best], bar)
+    share = decide.trust.share
+    if novelties[best] >= bar and decide.draw < share:
+        return decide.result(fresh_llm[best], True, "startup", scores, "novel")
+    if novelties[best] < bar and decide.draw < share**2:
+        return decide.result(fresh_llm[best], True, "startup", scores, "trusted")
+    return decide.result(unseen[0], False, "startup", scores, "not-trusted")
 
 
 def _model_choice(
-    tpe: TPESampler,
-    study: Study,
+    view: _tpe.TPEView,
     space: dict[str, BaseDistribution],
-    trials: list[FrozenTrial],
     fresh_llm: list[dict[str, Any]],
     llm_bonus: float,
     is_duplicate: DuplicateCheck,
     rng: np.random.RandomState,
+    decide: _Decision,
+    probe: int,
 ) -> ScreenResult:
-    gamma = tpe._gamma or (
-        default_gamma if len(study.directions) <= 1 else default_gamma_multiobjective
-    )
-    below, above = _split_trials(study, trials, gamma(len(trials)))
-    below_estimator = tpe._build_parzen_estimator(study, space, below, handle_below=True)
-    above_estimator = tpe._build_parzen_estimator(study, space, above, handle_below=False)
-
-    def score(samples: dict[str, np.ndarray]) -> np.ndarray:
-        return tpe._compute_acquisition_func(samples, below_estimator, above_estimator)
-
-    best_tpe: tuple[float, dict[str, Any]] | None = None
-    first_draw: tuple[float, dict[str, Any]] | None = None
+    best_tpe: dict[str, Any] | None = None
+    first_draw: dict[str, Any] | None = None
     for _ in range(1 + EXTRA_DRAW_ROUNDS):
-        samples = below_estimator.sample(tpe._rng.rng, tpe._n_ei_candidates)
-        scores = score(samples)
-        configs = [
-            {name: d.to_external_repr(samples[name][i].item()) for name, d in space.items()}
-            for i in range(len(scores))
-        ]
-        order = np.argsort(-scores, kind="stable")
-        if first_draw is None:
-            first_draw = (float(scores[order[0]]), configs[order[0]])
-        best_tpe = next(
-            ((float(scores[i]), configs[i]) for i in order if not is_duplicate(configs[i])), None
-        )
+        candidates = view.draw(view.rng)
+        first_draw = first_draw or candidates[0]
+        best_tpe = next((c for c in candidates if not is_duplicate(c)), None)
         if best_tpe is not None:
             break
     if best_tpe is None:
-        # TPE keeps drawing seen configurations: an unseen random one, scored like the rest.
+        # TPE keeps drawing seen configurations: an unseen random one instead.
         unseen = [d for d in _random_draws(space, rng, RANDOM_DRAWS) if not is_duplicate(d)]
-        best_tpe = (float(score(_internal(space, unseen[:1]))[0]), unseen[0]) if unseen else first_draw
+        best_tpe = unseen[0] if unseen else first_draw
     assert best_tpe is not None
-    if fresh_llm:
-        llm_scores = score(_internal(space, fresh_llm)) + llm_bonus
-        best_llm = int(np.argmax(llm_scores))
-        llm_score = float(llm_scores[best_llm])
-        if llm_score >= best_tpe[0]:
-            return ScreenResult(fresh_llm[best_llm], True, "model", llm_score, best_tpe[0])
-        return ScreenResult(best_tpe[1], False, "model", llm_score, best_tpe[0])
-    return ScreenResult(best_tpe[1], False, "model", None, best_tpe[0])
-
-
-def _internal(
-    space: Mapping[str, BaseDistribution], configs: Sequence[Mapping[str, Any]]
-) -> dict[str, np.ndarray]:
-    return {
-        name: np.asarray([d.to_internal_repr(c[name]) for c in configs], dtype=float)
-        for name, d in space.items()
-    }
+    tpe_score = float(view.score([best_tpe])[0])
+    if not fresh_llm:
+        reason = "duplicate" if decide.had_proposal else "no-proposal"
+        return decide.result(best_tpe, False, "model", (None, tpe_score), reason)
+    llm_scores = view.score(fresh_llm) + llm_bonus
+    best = int(np.argmax(llm_scores))
+    scores = (float(llm_scores[best]), tpe_score)
+    share = decide.trust.share
+    if decide.probing(probe):
+        return decide.result(fresh_llm[0], True, "model", scores, "probe")
+    if decide.draw < share:
+        return decide.result(fresh_llm[best], True, "model", scores, "trusted")
+    if scores[0] >= tpe_score and decide.draw < max(share, 0.5):
+        return decide.result(fresh_llm[best], True, "model", scores, "agreed")
+    return decide.result(best_tpe, False, "model", scores, "not-trusted")
 
 
 def _random_draws(
@@ -205,13 +236,18 @@ def _novelty(
     config: Mapping[str, Any],
     earlier: Sequence[Mapping[str, Any]],
 ) -> float:
-    """Distance to the nearest earlier configuration: the mean over parameters of a per-parameter
-    distance in [0, 1] (categorical: differs or not; numeric: gap over the range, in log scale
-    for log distributions)."""
-    return min(
-        float(np.mean([_gap(d, config[name], other[name]) for name, d in space.items()]))
-        for other in earlier
-    )
+    """Distance to the nearest earlier configuration: the mean, over the parameters both have,
+    of a per-parameter distance in [0, 1] (categorical: differs or not; numeric: gap over the
+    range, in log scale for log distributions). A trial without a conditional parameter is
+    compared on the others."""
+    distances = []
+    for other in earlier:
+        shared = [name for name in space if name in other and name in config]
+        if shared:
+            distances.append(
+                float(np.mean([_gap(space[n], config[n], other[n]) for n in shared]))
+            )
+    return min(distances, default=1.0)
 
 
 def _gap(distribution: BaseDistribution, a: Any, b: Any) -> float:

@@ -1,0 +1,138 @@
+"""How far to trust the LLM: credit for each source from the outcomes of the trials it chose.
+
+Every finished trial records who chose its configuration (user attr ``vmle:source``): the LLM
+(``llm``, ``llm-repaired``) or the classical sampler (``fallback``); enqueued trials belong to
+neither. The credit of a source is a Beta posterior over "a trial it chooses ranks high":
+
+* each complete trial scores its rank percentile among all complete trials (1 = the best so
+  far, 0 = the worst), so the credit is scale-free and a source whose winners have since been
+  beaten loses credit; pruned and failed trials score 0;
+* recent trials weigh more (half-life ``half_life`` trials), so trust decays when the LLM's
+  proposals stop winning and recovers when they start again;
+* both sources start from the same uniform prior.
+
+The LLM's *share* is the Thompson-sampling probability that its posterior is the better one,
+``P(theta_llm > theta_classical)``, kept within ``[floor, 1 - floor]`` so that neither source is
+ever shut out: a misleading LLM still gets a ``floor`` of the trials (and can earn trust back),
+an excellent one leaves TPE at least that much.
+
+Everything is computed from the trials in the storage, so every worker sharing a study sees
+the same trust, and a resumed study continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+SOURCE_ATTR = "vmle:source"
+LLM_SOURCES = frozenset({"llm", "llm-repaired"})
+CLASSICAL_SOURCES = frozenset({"fallback"})
+
+DEFAULT_FLOOR = 0.1
+DEFAULT_HALF_LIFE = 15.0
+
+
+@dataclass(frozen=True)
+class TrustState:
+    """The LLM's share of the trials and the evidence behind it.
+
+    ``llm_credit`` and ``classical_credit`` are posterior means in [0, 1] (0.5 without
+    evidence); ``llm_trials``/``classical_trials`` count the finished trials each source chose;
+    ``llm_running`` counts LLM-chosen trials still running.
+    """
+
+    share: float
+    llm_credit: float
+    classical_credit: float
+    llm_trials: int
+    classical_trials: int
+    llm_running: int
+
+
+def trust_from_trials(
+    trials: Sequence[FrozenTrial],
+    direction: StudyDirection,
+    *,
+    floor: float = DEFAULT_FLOOR,
+    half_life: float = DEFAULT_HALF_LIFE,
+) -> TrustState:
+    """The trust state of a study from its trials (any order; the current one may be included)."""
+    if not 0.0 <= floor <= 0.5:
+        raise ValueError("floor must be in [0, 0.5]")
+    scored = [t for t in trials if t.user_attrs.get(SOURCE_ATTR) is not None]
+    finished = [t for t in scored if t.state.is_finished()]
+    goodness = _rank_goodness(finished, direction)
+    latest = max((t.number for t in finished), default=0)
+    posterior = {"llm": [1.0, 1.0], "classical": [1.0, 1.0]}
+    counts = {"llm": 0, "classical": 0}
+    for t in finished:
+        side = _side(t)
+        if side is None:
+            continue
+        weight = 0.5 ** ((latest - t.number) / half_life)
+        g = goodness.get(t.number, 0.0)
+        posterior[side][0] += weight * g
+        posterior[side][1] += weight * (1.0 - g)
+        counts[side] += 1
+    running = sum(
+        t.state == TrialState.RUNNING and _side(t) == "llm" for t in scored
+    )
+    share = _probability_better(posterior["llm"], posterior["classical"])
+    return TrustState(
+        share=float(min(max(share, floor), 1.0 - floor)),
+        llm_credit=_mean(posterior["llm"]),
+        classical_credit=_mean(posterior["classical"]),
+        llm_trials=counts["llm"],
+        classical_trials=counts["classical"],
+        llm_running=int(running),
+    )
+
+
+def _side(trial: FrozenTrial) -> str | None:
+    source = trial.user_attrs.get(SOURCE_ATTR)
+    if source in LLM_SOURCES:
+        return "llm"
+    if source in CLASSICAL_SOURCES:
+        return "classical"
+    return None
+
+
+def _rank_goodness(
+    finished: Sequence[FrozenTrial], direction: StudyDirection
+) -> dict[int, float]:
+    """Rank percentile of each complete trial among the complete trials (ties share a rank)."""
+    complete = [
+        t for t in finished
+        if t.state == TrialState.COMPLETE and t.value is not None and not math.isnan(t.value)
+    ]
+    if not complete:
+        return {}
+    if len(complete) == 1:
+        return {complete[0].number: 0.5}
+    values = np.array([t.value for t in complete], dtype=float)
+    if direction == StudyDirection.MAXIMIZE:
+        values = -values
+    # Average rank of ties: the fraction of other trials strictly worse plus half the ties.
+    worse = (values[None, :] > values[:, None]).sum(axis=1)
+    ties = (values[None, :] == values[:, None]).sum(axis=1) - 1
+    goodness = (worse + 0.5 * ties) / (len(values) - 1)
+    return {t.number: float(g) for t, g in zip(complete, goodness)}
+
+
+def _mean(beta: Sequence[float]) -> float:
+    return beta[0] / (beta[0] + beta[1])
+
+
+def _probability_better(a: Sequence[float], b: Sequence[float]) -> float:
+    """P(X > Y) for independent Beta posteriors, by the normal approximation."""
+    mean_a, mean_b = _mean(a), _mean(b)
+    var_a = a[0] * a[1] / ((a[0] + a[1]) ** 2 * (a[0] + a[1] + 1))
+    var_b = b[0] * b[1] / ((b[0] + b[1]) ** 2 * (b[0] + b[1] + 1))
+    z = (mean_a - mean_b) / math.sqrt(var_a + var_b)
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
