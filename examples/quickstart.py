@@ -2,6 +2,8 @@
 
 Run: python examples/quickstart.py --trials 20
 Set VMLE_MODEL (any litellm model string, e.g. "openai/gpt-4o-mini") to use a hosted LLM.
+The study is written to sqlite:///quickstart.db (``--storage``) as "quickstart" (``--study-name``);
+a rerun continues it. Open it with ``optuna-dashboard sqlite:///quickstart.db``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--storage", default=None, help="Optuna storage URL (default: in memory)")
+    parser.add_argument(
+        "--storage", default="sqlite:///quickstart.db", help="Optuna storage URL (default: %(default)s)"
+    )
+    parser.add_argument("--study-name", default="quickstart", help="default: %(default)s")
     args = parser.parse_args()
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -47,9 +52,11 @@ def main() -> None:
         budget=args.trials,
         seed=args.seed,
     )
-    study = optuna.create_study(storage=args.storage, sampler=sampler)
+    study = optuna.create_study(
+        storage=args.storage, study_name=args.study_name, load_if_exists=True, sampler=sampler
+    )
     print(f"Tuning with {sampler.model} for {args.trials} trials ...")
-    study.optimize(objective, n_trials=args.trials)
+    study.optimize(objective, n_trials=args.trials, show_progress_bar=True)
     for trial in study.trials:
         attrs = trial.user_attrs
         print(
@@ -57,6 +64,8 @@ def main() -> None:
             f"latency={attrs.get('vmle:latency_s', 0):.2f}s params={trial.params}"
         )
     print(f"Best value {study.best_value:.4f} with {study.best_params}")
+    print(f"Study '{args.study_name}' is stored in {args.storage}; open it with:")
+    print(f"  optuna-dashboard {args.storage}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,11 @@ Finishes in a few minutes on a laptop CPU:
 
 Requires the ``rec`` extra (PyTorch). The sampler sees only validation NDCG@10; the test
 metrics of the best trial are read from its ``rec:test_metrics`` user attribute at the end.
+
+The study, its trial notes and insights are written to a sqlite file (``--storage``, default
+``sqlite:///tune_sasrec.db`` in the current folder) under a fixed name (``--study-name``, default
+``sasrec-<sampler>-seed<seed>``); a rerun with the same name continues that study. Open it with
+``optuna-dashboard sqlite:///tune_sasrec.db`` (extra ``dashboard``).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import optuna
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
 from optuna_vmle.rec import RecTrainingError, make_synthetic_dataset, sasrec_objective
+
+DEFAULT_STORAGE = "sqlite:///tune_sasrec.db"
 
 # A laptop-sized slice of the default space: short sequences, small models, few negatives.
 SMALL_SPACE = {
@@ -47,7 +54,10 @@ def main() -> None:
     parser.add_argument("--sampler", choices=["vmle", "tpe"], default="vmle")
     parser.add_argument("--max-epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--storage", default=DEFAULT_STORAGE, help="Optuna storage URL (%(default)s)")
+    parser.add_argument("--study-name", help="default: sasrec-<sampler>-seed<seed>")
     args = parser.parse_args()
+    study_name = args.study_name or f"sasrec-{args.sampler}-seed{args.seed}"
 
     dataset = make_synthetic_dataset(n_users=600, n_items=200, n_clusters=10, seed=args.seed)
     objective = sasrec_objective(
@@ -55,6 +65,9 @@ def main() -> None:
     )
     print(objective.task_description)
     study = optuna.create_study(
+        storage=args.storage,
+        study_name=study_name,
+        load_if_exists=True,
         direction="maximize",
         sampler=make_sampler(args.sampler, objective, args.seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
@@ -77,6 +90,8 @@ def main() -> None:
         f"(epoch {best.user_attrs['rec:best_epoch']} of {best.user_attrs['rec:epochs']}, "
         f"{best.user_attrs['rec:wall_time_s']:.1f} s)"
     )
+    print(f"\nstudy '{study_name}' ({len(study.trials)} trials) is in {args.storage}; open it with:")
+    print(f"  optuna-dashboard {args.storage}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The relevance check keeps notes about the task and rejects template filler and generic prose.
 
-The bad texts are real replies of the embedded SmolLM2-135M (issue 13) and the consolidation
-placeholders that `python -m optuna_vmle show` printed as insights.
+The bad texts are real replies of the embedded SmolLM2-135M (issue 13, and a 10-trial run of
+examples/tune_sasrec.py) and the consolidation placeholders that `python -m optuna_vmle show`
+printed as insights.
 """
 
 from __future__ import annotations
@@ -17,16 +18,21 @@ from optuna_vmle import _relevance
 from optuna_vmle._relevance import EMPTY
 from optuna_vmle._relevance import OFF_TOPIC
 from optuna_vmle._relevance import PLACEHOLDER
+from optuna_vmle._relevance import REPETITIVE
 from optuna_vmle._relevance import relevance_problem
 from optuna_vmle._relevance import search_space_vocabulary
 from optuna_vmle._relevance import task_vocabulary
 from optuna_vmle._relevance import usable_text
 
 
+# The task text examples/tune_sasrec.py gives the sampler.
 SASREC_TASK = (
     "Tune SASRec (PyTorch) for next-item recommendation on the dataset 'synthetic': 600 users, "
-    "200 items, 6,000 interactions. Protocol: leave-one-out, full ranking over all items. "
-    "Objective: maximize validation NDCG@10. Each trial trains up to 8 epochs."
+    "200 items, 7,571 interactions, mean sequence length 12.62 (median 13), density 6.31e-02. "
+    "Protocol: leave-one-out (last item is the test target, second-to-last the validation "
+    "target), full ranking over all items with already-seen items excluded. Objective: maximize "
+    "validation NDCG@10. Each trial trains up to 8 epochs, early stopping after 3 epochs without "
+    "improvement."
 )
 SASREC_SPACE = {
     "hidden_size": CategoricalDistribution([32, 64]),
@@ -47,6 +53,8 @@ SASREC = search_space_vocabulary(SASREC_SPACE, task=SASREC_TASK)
         "Rule: A study showed that sleep is essential for mental health.",
         "The best way to reduce stress is to get enough sleep every day.",
         "A study showed that sleep is essential for mental health.",
+        "None of the trial results are valid, the best trial is not the best trial",
+        "The most recent update is: the most recent update is",
         "Try to be more careful next time.",
         "It is important to keep a healthy lifestyle and drink water.",
     ],
@@ -79,6 +87,24 @@ def test_generic_prose_is_off_topic(text: str) -> None:
 )
 def test_template_placeholders_are_rejected(text: str) -> None:
     assert relevance_problem(text, vocabulary=SASREC) == PLACEHOLDER
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The most recent update is: the most recent update is: the most recent update is: the most",
+        "The best trial test for the model is not the best trial, but the best trial is not the best",
+        "reimplement the best trial #3, re-pruned it to 3% loss, re-pruned it to 1.5% loss, "
+        "re-pruned it to 2% loss, re-pruned it to 1.5% loss",
+    ],
+)
+def test_text_stuck_in_a_loop_is_rejected_even_with_numbers(text: str) -> None:
+    assert relevance_problem(text, vocabulary=SASREC) == REPETITIVE
+
+
+def test_a_rule_may_repeat_a_parameter_name() -> None:
+    text = "lr 1e-3 beat lr 1e-2 and lr 1e-4 at the same dropout"
+    assert relevance_problem(text, vocabulary=SASREC) is None
 
 
 @pytest.mark.parametrize("text", ["", "   ", ".", "Rule:", "ok", "n/a", "None"])

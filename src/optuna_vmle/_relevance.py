@@ -5,7 +5,8 @@ useless as a rule: the template's own placeholders (``"<one sentence>"``) or gen
 ("A study showed that sleep is essential for mental health."). Such text must not be stored as
 a rule, because it goes into every later prompt.
 
-A text is usable when it is not a placeholder and names something of the task: a number (any
+A text is usable when it is not a placeholder, does not repeat itself in a loop, and names
+something of the task: a number (any
 number counts as a value), a parameter (also with spaces for underscores, and through a small
 synonym map: ``"learning rate"`` for ``lr``), a categorical choice, a metric, or a content word
 of the task description. The checks are pure functions of the text and a vocabulary built once
@@ -28,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Collection
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
 PLACEHOLDER = "placeholder text copied from the reply template"
 EMPTY = "empty or nearly empty"
+REPETITIVE = "repeats itself"
 OFF_TOPIC = "names no parameter, value, metric or term of the task"
 
 # "<one sentence>", "<what this trial tested>", "<confirmed|refuted|inconclusive>", "<...>";
@@ -63,6 +66,7 @@ _LABEL = re.compile(
     r"^\s*(?:rule|hypothesis|principle|failure mode|next action|verdict)\s*:\s*", re.IGNORECASE
 )
 _DIGIT = re.compile(r"\d")
+_MAX_TRIGRAM_REPEATS = 3
 _WORD = re.compile(r"[a-z0-9]+")
 
 # Words for the same hyperparameter; a parameter named by one of them is also named by the others.
@@ -107,6 +111,10 @@ improve improved improves improvement increase increased increasing decrease dec
 reduced reducing minimise minimize maximise maximize tune tuned tuning model models performance
 day days ways thing things essential important key help helps helped work works data
 number numbers size rate num max min type mean median level option options none default
+test tested testing dataset target first second last complete completed full already seen
+excluded leave protocol update recent optimal optimum algorithm sample random hyperparameter
+hyperparameters parameter parameters configuration setting settings expected previous original
+different case step steps
 """.split())
 
 
@@ -154,7 +162,8 @@ def relevance_problem(text: str, *, vocabulary: Collection[str]) -> str | None:
         vocabulary: From :func:`task_vocabulary`.
 
     Returns:
-        :data:`PLACEHOLDER`, :data:`EMPTY`, :data:`OFF_TOPIC`, or None.
+        :data:`PLACEHOLDER`, :data:`EMPTY`, :data:`REPETITIVE` (a small model stuck in a loop:
+        a three-word sequence said three times), :data:`OFF_TOPIC`, or None.
     """
     if _ANGLE_PLACEHOLDER.search(text):
         return PLACEHOLDER
@@ -162,9 +171,12 @@ def relevance_problem(text: str, *, vocabulary: Collection[str]) -> str | None:
     padded = f" {body} "
     if any(f" {phrase} " in padded for phrase in _TEMPLATE_PHRASES) or body in _FILLER:
         return PLACEHOLDER
+    words = body.split()
+    if _repeats(words):
+        return REPETITIVE
     if _DIGIT.search(body):
         return None
-    if len(body.split()) < 2:
+    if len(words) < 2:
         return EMPTY
     if any(f" {_normalise(phrase)} " in padded for phrase in vocabulary):
         return None
@@ -180,6 +192,11 @@ def _normalise(text: str) -> str:
     """Lower case, ``_``/``-`` as spaces, punctuation dropped, simple plurals made singular."""
     words = _WORD.findall(re.sub(r"[_\-]", " ", text.lower()))
     return " ".join(_singular(word) for word in words)
+
+
+def _repeats(words: list[str]) -> bool:
+    trigrams = Counter(zip(words, words[1:], words[2:]))
+    return bool(trigrams) and max(trigrams.values()) >= _MAX_TRIGRAM_REPEATS
 
 
 def _singular(word: str) -> str:
