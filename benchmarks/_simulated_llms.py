@@ -6,7 +6,7 @@ configurations drawn from a pool of evaluated ones (the misleading one: the wors
 growing with quality. Some noise makes it fallible: with probability ``noise`` a proposal is a
 random configuration instead, and continuous values are jittered by ``jitter`` of their range.
 The expert also knows a good default, the best of a large draw, and proposes it first. It never
-proposes the same configuration twice (a real LLM sees its earlier trials in the prompt).
+draws the same pool entry twice (a real LLM sees its earlier trials in the prompt).
 
 Requests that are not proposals (reflections, insights, summaries: their schema has no
 ``params`` property) get random schema-valid replies.
@@ -17,8 +17,10 @@ Model strings: ``sim-misleading``, ``sim-random``, ``sim-mediocre``, ``sim-good`
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,13 @@ def is_simulated(model: str) -> bool:
     return model.startswith(MODEL_PREFIX) and model[len(MODEL_PREFIX):] in QUALITIES
 
 
+@functools.cache
+def _pool_of(name: str) -> list[tuple[dict[str, Any], float]]:
+    from _problems import get_problem
+
+    return truth_pool(get_problem(name))
+
+
 def truth_pool(problem: Problem) -> list[tuple[dict[str, Any], float]]:
     """Evaluated random configurations of ``problem`` (its ``pool_size``, seed 0), best and
     worst alike; expensive problems (``pool_cached``) keep theirs under ``results/``."""
@@ -78,7 +87,9 @@ def truth_pool(problem: Problem) -> list[tuple[dict[str, Any], float]]:
             pool.append((params, value))
     if problem.pool_cached:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(pool, default=float))
+        partial = cache.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(pool, default=float))
+        os.replace(partial, cache)  # concurrent runs never read a half-written pool
     return pool
 
 
@@ -88,10 +99,11 @@ class SimulatedLLM:
     def __init__(self, problem: Problem, quality: str, seed: int) -> None:
         self.problem = problem
         self.quality = QUALITIES[quality]
-        self._pool = truth_pool(problem)
+        # The pool of a named problem is built once per process (problems are rebuilt per run).
+        self._pool = _pool_of(problem.name) if problem.name else truth_pool(problem)
         self._rng = np.random.default_rng(seed)
         self._reply_seed = seed
-        self._proposed: set[str] = set()
+        self._used: set[int] = set()  # pool entries already proposed
         self._sign = 1.0 if problem.direction == "minimize" else -1.0
 
     def first_proposal(self) -> dict[str, Any]:
@@ -100,15 +112,13 @@ class SimulatedLLM:
 
     def propose(self) -> dict[str, Any]:
         quality = self.quality
-        if quality.knows_default and not self._proposed:
+        if quality.knows_default and not self._used:
             params = self._pick(min(len(self._pool), 4 * quality.k))
         elif self._rng.random() < quality.noise:
             params = self.problem.random_params(self._rng)
         else:
             params = self._jittered(self._pick(quality.k))
-        params = self._complete(params)
-        self._proposed.add(_key(params))
-        return params
+        return self._complete(params)
 
     def reply(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
         from optuna_vmle.testing import random_valid_reply
@@ -127,11 +137,13 @@ class SimulatedLLM:
         return ScriptedLLM([], default=self.reply).register()
 
     def _pick(self, k: int) -> dict[str, Any]:
-        fresh = [i for i, (p, _) in enumerate(self._pool) if _key(self._complete(p)) not in
-                 self._proposed] or list(range(len(self._pool)))
+        fresh = [i for i in range(len(self._pool)) if i not in self._used]
+        fresh = fresh or list(range(len(self._pool)))
         chosen = self._rng.choice(fresh, size=min(k, len(fresh)), replace=False)
         scores = [self._sign * self._pool[i][1] for i in chosen]
-        index = chosen[int(np.argmax(scores) if self.quality.misleading else np.argmin(scores))]
+        index = int(chosen[int(np.argmax(scores) if self.quality.misleading
+                               else np.argmin(scores))])
+        self._used.add(index)
         return dict(self._pool[index][0])
 
     def _jittered(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +168,7 @@ class SimulatedLLM:
         out = dict(params)
         for name, d in self.problem.search_space.items():
             if name not in out:
-                out[name] = sample_uniformly(d, np.random.default_rng(len(self._proposed)))
+                out[name] = sample_uniformly(d, self._rng)
         return out
 
 
