@@ -93,7 +93,7 @@ def test_template_placeholders_are_rejected(text: str) -> None:
     "text",
     [
         "The most recent update is: the most recent update is: the most recent update is: the most",
-        "The best trial test for the model is not the best trial, but the best trial is not the best",
+        "The best trial test for the model is not the best trial, but the best trial is not",
         "reimplement the best trial #3, re-pruned it to 3% loss, re-pruned it to 1.5% loss, "
         "re-pruned it to 2% loss, re-pruned it to 1.5% loss",
     ],

@@ -195,7 +195,7 @@ def _normalise(text: str) -> str:
 
 
 def _repeats(words: list[str]) -> bool:
-    trigrams = Counter(zip(words, words[1:], words[2:]))
+    trigrams = Counter(zip(words, words[1:], words[2:], strict=False))
     return bool(trigrams) and max(trigrams.values()) >= _MAX_TRIGRAM_REPEATS
 
 
