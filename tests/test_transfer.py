@@ -208,12 +208,6 @@ def test_command_line_distill_export_import_show(tmp_path, capsys) -> None:
     assert "insights (from 0 notes)" not in report and f"summary {summary['id']}" in report
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="src bug: VirtualMLESampler._warm_start catches only StorageInternalError, so the "
-    "RuntimeError of a tables database that cannot be opened escapes before_trial",
-)
 def test_a_broken_memory_database_skips_the_warm_start_not_the_study(tmp_path) -> None:
     llm = ScriptedLLM([], default=by_purpose())
     sampler = VirtualMLESampler(

@@ -22,9 +22,14 @@ def record_errors(
     marks the trial failed (Optuna itself only logs it). Pruning is not an error.
 
     Example:
-        .. code-block:: python
-
-            study.optimize(record_errors(objective), n_trials=20, catch=(RuntimeError,))
+        >>> import optuna
+        >>> from optuna_vmle import record_errors
+        >>> def objective(trial):
+        ...     raise RuntimeError(f"CUDA out of memory at lr={trial.suggest_float('lr', 0, 1):.1f}")
+        >>> study = optuna.create_study()
+        >>> study.optimize(record_errors(objective), n_trials=1, catch=(RuntimeError,))
+        >>> study.trials[0].user_attrs["vmle:error"].startswith("RuntimeError: CUDA out of memory")
+        True
     """
 
     @functools.wraps(objective)

@@ -420,21 +420,14 @@ def register_local_provider() -> None:
 
     The model itself loads on the first completion call, not here.
 
+    After it, ``litellm.completion(model="vmle-local/smollm2-135m", messages=...,
+    response_format={"type": "json_schema", ...})`` answers from the embedded model.
+
     Example:
-        .. code-block:: python
-
-            import litellm
-            from optuna_vmle._local_model import register_local_provider
-            from optuna_vmle._providers import DEFAULT_MODEL
-
-            register_local_provider()
-            reply = litellm.completion(
-                model=DEFAULT_MODEL,
-                messages=[{"role": "user", "content": "Suggest a learning rate."}],
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {"name": "reply", "schema": {"type": "object"}},
-                },
-            )
+        >>> from optuna_vmle._local_model import register_local_provider
+        >>> from optuna_vmle._providers import is_registered
+        >>> register_local_provider()
+        >>> is_registered("vmle-local")
+        True
     """
     register_provider(LOCAL_PROVIDER_PREFIX, _make_handler(get_runner))

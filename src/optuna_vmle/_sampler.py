@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import optuna
+import sqlalchemy
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers import TPESampler
@@ -345,5 +346,6 @@ class VirtualMLESampler(BaseSampler):
                 self._similar(study), self._search_space, self._transfer.warm_start
             )
             enqueue_warm_start(study, trial, configs)
-        except optuna.exceptions.StorageInternalError as error:
+        except (RuntimeError, sqlalchemy.exc.SQLAlchemyError) as error:
+            # An unreadable summaries database (SchemaVersionError too) must not stop the study.
             _logger.warning(f"Warm start skipped ({error}); the study starts cold.")

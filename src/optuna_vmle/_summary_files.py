@@ -59,12 +59,13 @@ def export_summaries(memory_url: str, path: str | Path, ids: Sequence[str] | Non
     Returns the number of summaries written.
 
     Example:
-        .. code-block:: python
-
-            from optuna_vmle import export_summaries, import_summaries
-
-            export_summaries("sqlite:///team_a.db", "summaries.json")
-            import_summaries("postgresql://db.team-b/optuna", "summaries.json")
+        >>> import tempfile, pathlib
+        >>> from optuna_vmle import export_summaries, import_summaries
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> export_summaries(f"sqlite:///{folder / 'team_a.db'}", folder / "summaries.json")
+        0
+        >>> import_summaries(f"sqlite:///{folder / 'team_b.db'}", folder / "summaries.json")
+        0
     """
     summaries = SummaryStore(memory_url).all(list(ids) if ids is not None else None)
     write_summaries_file(summaries, path)

@@ -4,12 +4,13 @@ It goes through ``litellm.completion`` like any provider, so the code under test
 users run; only the model is replaced by a list of scripted replies.
 
 Example:
-    .. code-block:: python
-
-        from optuna_vmle.testing import ScriptedLLM
-
-        llm = ScriptedLLM(['{"params": {"x": 0.5}, "rationale": "centre"}'])
-        model = llm.register()  # "scripted/<id>"
+    >>> from optuna_vmle._llm import complete_json
+    >>> from optuna_vmle.testing import ScriptedLLM
+    >>> llm = ScriptedLLM(['{"params": {"x": 0.5}, "rationale": "centre"}'])
+    >>> model = llm.register()  # "scripted<n>/script"
+    >>> complete_json(model=model, messages=[{"role": "user", "content": "x?"}],
+    ...               json_schema={"type": "object"}, temperature=0.0, timeout=5, max_tokens=20).content
+    '{"params": {"x": 0.5}, "rationale": "centre"}'
 """
 
 from __future__ import annotations
