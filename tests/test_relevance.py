@@ -54,6 +54,7 @@ SASREC = search_space_vocabulary(SASREC_SPACE, task=SASREC_TASK)
         "The best way to reduce stress is to get enough sleep every day.",
         "A study showed that sleep is essential for mental health.",
         "None of the trial results are valid, the best trial is not the best trial",
+        "This trial tested a hyperparameter search approach using Pytorch to train a single model.",
         "The most recent update is: the most recent update is",
         "Try to be more careful next time.",
         "It is important to keep a healthy lifestyle and drink water.",

@@ -114,7 +114,8 @@ number numbers size rate num max min type mean median level option options none 
 test tested testing dataset target first second last complete completed full already seen
 excluded leave protocol update recent optimal optimum algorithm sample random hyperparameter
 hyperparameters parameter parameters configuration setting settings expected previous original
-different case step steps
+different case step steps pytorch torch tensorflow jax python framework train trains trained
+training
 """.split())
 
 
