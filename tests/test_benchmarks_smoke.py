@@ -136,3 +136,68 @@ def test_budget_report_flags_a_clear_loss_and_finds_when_tpe_best_is_reached():
     assert reached["samplers"]["fast"]["trials"] == [1, 1]
     assert reached["samplers"]["tpe"]["median"] == 3
     assert reached["samplers"]["never"]["reached"] == 0
+
+
+def test_simulated_llms_are_graded_by_quality_and_the_expert_opens_with_its_default():
+    from _problems import get_problem
+    from _simulated_llms import SimulatedLLM
+
+    problem = get_problem("hpo-mixed")
+
+    def mean_value(quality: str) -> float:
+        llm = SimulatedLLM(problem, quality, seed=0)
+        return sum(problem.evaluate(llm.propose()).value for _ in range(20)) / 20
+
+    means = [mean_value(q) for q in ("misleading", "random", "mediocre", "good", "expert")]
+    assert means == sorted(means, reverse=True)  # minimised: better qualities score lower
+    expert = SimulatedLLM(problem, "expert", seed=3)
+    first = expert.first_proposal()
+    default = problem.evaluate(first).value
+    pool_values = sorted(v for _, v in expert._pool)
+    assert default <= pool_values[len(pool_values) // 50]  # in the best 2% of configurations
+    # tpe-llmfirst runs the first proposal a fresh LLM of the same seed makes.
+    assert SimulatedLLM(problem, "expert", seed=3).first_proposal() == first
+
+
+def test_a_simulated_llm_answers_other_requests_with_schema_valid_replies():
+    from _problems import get_problem
+    from _simulated_llms import SimulatedLLM
+
+    llm = SimulatedLLM(get_problem("hpo-mixed"), "good", seed=0)
+    schema = {"type": "object", "properties": {"verdict": {"enum": ["keep", "drop"]}}}
+    assert json.loads(llm.reply([], schema))["verdict"] in ("keep", "drop")
+    proposal_schema = {"type": "object", "properties": {
+        "params": {"type": "object", "properties": {"lr": {}, "optimizer": {}}}}}
+    assert set(json.loads(llm.reply([], proposal_schema))["params"]) == {"lr", "optimizer"}
+
+
+def test_bayesmark_tasks_use_bayesmarks_spaces_and_a_deterministic_cv_loss():
+    pytest.importorskip("sklearn")
+    from _problems import get_problem
+
+    problem = get_problem("bm-svm-wine-nll")
+    space = problem.search_space
+    assert (space["C"].low, space["C"].high, space["C"].log) == (1.0, 1e3, True)
+    assert (space["gamma"].low, space["gamma"].high) == (1e-4, 1e-3)
+    params = {"C": 10.0, "gamma": 5e-4, "tol": 1e-3}
+    loss = problem.evaluate(params).value
+    assert 0.0 < loss < 2.0 and problem.evaluate(dict(params)).value == loss
+    assert problem.direction == "minimize" and problem.optimum is None
+
+
+def test_trust_report_runs_every_sampler_and_reports_the_targets(tmp_path, capsys):
+    import trust_report
+
+    summary = trust_report.main([
+        "--problems", "hpo-mixed", "--qualities", "expert", "--seeds", "2",
+        "--trials", "10", "--parts", "llm", "--out", str(tmp_path),
+    ])
+    assert set(summary["by_quality"]) == {"expert"}
+    assert set(summary["targets_met"]) == {"1", "2", "3"}
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    expert = report["problems"]["hpo-mixed"]["qualities"]["expert"]["samplers"]
+    assert set(expert) == {"tpe", "vmle-guard", "vmle-fulltrust", "tpe-llmfirst"}
+    assert expert["vmle-fulltrust"]["llm_share"] == 1.0
+    assert 0.0 < expert["vmle-guard"]["llm_share"] <= 1.0
+    assert (tmp_path / "report" / "plots" / "hpo-mixed.png").stat().st_size > 0
+    assert "SUMMARY " in capsys.readouterr().out
