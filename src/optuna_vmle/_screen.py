@@ -7,7 +7,8 @@ draw per trial:
 
 * **Probe**: the LLM's first ``probe`` proposals are evaluated as they are (unless they repeat
   an earlier trial). An informed default is often the single most valuable trial, and the
-  outcome of these trials is the first evidence of how good the LLM is.
+  outcome of these trials is the first evidence of how good the LLM is. The next trial is the
+  classical sampler's: credit is relative, so the first comparison needs one trial of each.
 * **Startup** (fewer finished trials than TPE's ``n_startup_trials``): TPE would draw at random.
   An LLM proposal at least as far from the earlier trials as a typical random draw is taken
   when ``u < share``; one closer to them (a refinement near a good configuration, or a weak
@@ -52,7 +53,7 @@ EXTRA_DRAW_ROUNDS = 4
 # Random draws that set the startup novelty bar and serve as unseen fallbacks.
 RANDOM_DRAWS = 32
 # How many of the LLM's first proposals are evaluated without screening.
-DEFAULT_PROBE = 2
+DEFAULT_PROBE = 1
 
 DuplicateCheck = Callable[[Mapping[str, Any]], bool]
 
@@ -134,6 +135,11 @@ class _Decision:
     def probing(self, probe: int) -> bool:
         return self.trust.llm_trials + self.trust.llm_running < probe
 
+    @property
+    def awaiting_comparison(self) -> bool:
+        """The LLM has trials but the classical sampler none yet: nothing to compare them with."""
+        return self.trust.llm_trials > 0 and self.trust.classical_trials == 0
+
     def result(
         self,
         params: dict[str, Any],
@@ -168,6 +174,8 @@ def _startup_choice(
         return decide.result(unseen[0], False, "startup", (None, None), reason)
     if not earlier or decide.probing(probe):
         return decide.result(fresh_llm[0], True, "startup", (None, None), "probe")
+    if decide.awaiting_comparison:
+        return decide.result(unseen[0], False, "startup", (None, None), "not-trusted")
     bar = float(np.median([_novelty(space, d, earlier) for d in draws]))
     novelties = [_novelty(space, c, earlier) for c in fresh_llm]
     best = int(np.argmax(novelties))
@@ -213,6 +221,8 @@ def _model_choice(
     share = decide.trust.share
     if decide.probing(probe):
         return decide.result(fresh_llm[0], True, "model", scores, "probe")
+    if decide.awaiting_comparison:
+        return decide.result(best_tpe, False, "model", scores, "not-trusted")
     if decide.draw < share:
         return decide.result(fresh_llm[best], True, "model", scores, "trusted")
     if scores[0] >= tpe_score and decide.draw < max(share, 0.5):

@@ -34,7 +34,7 @@ SOURCE_ATTR = "vmle:source"
 LLM_SOURCES = frozenset({"llm", "llm-repaired"})
 CLASSICAL_SOURCES = frozenset({"fallback"})
 
-DEFAULT_FLOOR = 0.1
+DEFAULT_FLOOR = 0.05
 DEFAULT_HALF_LIFE = 15.0
 
 
