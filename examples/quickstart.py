@@ -13,7 +13,7 @@ import math
 
 import optuna
 
-from optuna_vmle import VirtualMLESampler
+from optuna_vmle import VirtualMLESampler, study_report
 
 
 def objective(trial: optuna.Trial) -> float:
@@ -58,12 +58,15 @@ def main() -> None:
     print(f"Tuning with {sampler.model} for {args.trials} trials ...")
     study.optimize(objective, n_trials=args.trials, show_progress_bar=True)
     for trial in study.trials:
-        attrs = trial.user_attrs
+        source = str(trial.user_attrs.get("vmle:source"))
+        latency = (trial.user_attrs.get("vmle:llm") or {}).get("latency_s", 0.0)
         print(
-            f"#{trial.number:2d} value={trial.value:.4f} source={attrs.get('vmle:source'):13s} "
-            f"latency={attrs.get('vmle:latency_s', 0):.2f}s params={trial.params}"
+            f"#{trial.number:2d} value={trial.value:.4f} source={source:13s} "
+            f"llm latency={latency:.2f}s params={trial.params}"
         )
     print(f"Best value {study.best_value:.4f} with {study.best_params}")
+    sampler.wait_for_learning()  # reflections run in the background
+    print(study_report(study))
     print(f"Study '{args.study_name}' is stored in {args.storage}; open it with:")
     print(f"  optuna-dashboard {args.storage}")
 

@@ -38,14 +38,22 @@ SMALL_SPACE = {
 def make_sampler(name: str, objective, seed: int) -> optuna.samplers.BaseSampler:
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
-    from optuna_vmle import VirtualMLESampler
+    from optuna_vmle import TransferOptions, VirtualMLESampler
 
     return VirtualMLESampler(
         task=objective.task_description,
         search_space=objective.search_space,
-        descriptors=objective.task_descriptors,
+        transfer=TransferOptions(descriptors=objective.task_descriptors),
         seed=seed,
     )
+
+
+def note_line(note: dict) -> str:
+    """The reflection's rule, or why the LLM's text was not kept as one."""
+    if note.get("rule"):
+        return f"rule: {note['rule']}"
+    reason = note.get("no_usable_rule") or note.get("reflection_error") or "no reply"
+    return f"no usable rule ({reason})"
 
 
 def main() -> None:
@@ -72,14 +80,19 @@ def main() -> None:
         sampler=make_sampler(args.sampler, objective, args.seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
     )
+    sampler = study.sampler
     study.optimize(objective, n_trials=args.trials, catch=(RecTrainingError,))
+    notes = {}
+    if args.sampler == "vmle":
+        sampler.wait_for_learning()  # reflections run in the background
+        notes = sampler.learner.notes(study)
 
     for trial in study.trials:
         value = "-" if trial.value is None else f"{trial.value:.4f}"
         print(f"#{trial.number} {trial.state.name:8s} NDCG@10 {value} {trial.params}")
         if "vmle:source" in trial.user_attrs:
-            rule = (trial.user_attrs.get("vmle:reflection") or {}).get("rule", "")
-            print(f"    source={trial.user_attrs['vmle:source']} rule: {rule}")
+            note = note_line(notes.get(trial.number, {}))
+            print(f"    source={trial.user_attrs['vmle:source']} {note}")
     best = study.best_trial
     test = best.user_attrs["rec:test_metrics"]
     print(f"\nbest trial #{best.number}: validation NDCG@10 {best.value:.4f}")
@@ -90,6 +103,11 @@ def main() -> None:
         f"(epoch {best.user_attrs['rec:best_epoch']} of {best.user_attrs['rec:epochs']}, "
         f"{best.user_attrs['rec:wall_time_s']:.1f} s)"
     )
+    if args.sampler == "vmle":
+        from optuna_vmle import study_report
+
+        print()
+        print(study_report(study))
     print(f"\nstudy '{study_name}' ({len(study.trials)} trials) is in {args.storage}; open it with:")
     print(f"  optuna-dashboard {args.storage}")
 
