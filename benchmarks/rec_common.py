@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import statistics
@@ -45,22 +46,40 @@ def require_files(*paths: str | os.PathLike[str]) -> None:
 
 
 class ResultsFile:
-    """A JSON file of finished runs by key, rewritten after every change so that a rerun resumes."""
+    """A JSON file of runs by key, rewritten after every change so that a rerun resumes.
+
+    Several processes may share one file (say, one per configuration): each save merges this
+    process's runs into what is on disk, under a lock.
+    """
 
     def __init__(self, path: str | os.PathLike[str], meta: dict) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        stored = json.loads(self.path.read_text()) if self.path.exists() else {}
-        self.runs: dict[str, dict] = stored.get("runs", {})
-        self.meta = {**stored.get("meta", {}), **meta}
+        self.meta = meta
+        self.runs: dict[str, dict] = self._read().get("runs", {})
+        self._mine: set[str] = set()
+
+    def _read(self) -> dict:
+        return json.loads(self.path.read_text()) if self.path.exists() else {}
 
     def done(self, key: str) -> bool:
         return self.runs.get(key, {}).get("finished", False)
 
+    def start(self, key: str, record: dict) -> dict:
+        """Register a new run of this process; ``record`` is saved on every :meth:`save`."""
+        self.runs[key] = record
+        self._mine.add(key)
+        return record
+
     def save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"meta": self.meta, "runs": self.runs}, indent=1))
-        tmp.replace(self.path)
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            stored = self._read()
+            runs = {**stored.get("runs", {}), **{key: self.runs[key] for key in self._mine}}
+            self.runs = {**runs, **{key: self.runs[key] for key in self._mine}}
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"meta": {**stored.get("meta", {}), **self.meta}, "runs": runs}, indent=1))
+            tmp.replace(self.path)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

@@ -1,26 +1,31 @@
-"""Train literature configurations on the Beauty S3Rec split and compare with published numbers.
+"""Literature configurations on the Beauty S3Rec split against published numbers, over seeds.
 
-Configurations (full ranking, seen items excluded, leave-one-out):
+Configurations (leave-one-out, full ranking, seen items excluded, test read once at the best
+validation epoch):
 
-* ``sasrec_bce``: SASRec with BCE and one negative per position (S3Rec repo: NDCG@10 .0318,
-  HR@10 .0605).
-* ``sasrec_ss``: SASRec with a 256-negative sampled softmax (eSASRec README: NDCG@10 .0531,
-  HR@10 .0921).
-* ``hstu``: HSTU with a 256-negative sampled softmax, temperature 0.05 (eSASRec README:
-  NDCG@10 .0439, HR@10 .0788).
+* ``sasrec_bce``: SASRec (hidden 64, 2 blocks, 2 heads, dropout 0.5, the S3Rec repository's
+  model size) trained as the SASRec paper does: BCE with one negative per position, batch 128,
+  Adam(0.9, 0.98) lr 1e-3. Published (S3Rec repository): NDCG@10 .0318, HR@10 .0605.
+* ``sasrec_ss``: the same model (dropout 0.3) with a 256-negative sampled softmax (eSASRec
+  README: NDCG@10 .0531, HR@10 .0921).
+* ``hstu``: HSTU, 256-negative sampled softmax, temperature 0.05 (eSASRec README: NDCG@10
+  .0439, HR@10 .0788).
 
-Runs the configurations one after the other (never in parallel), prints the learning curve
-(epoch, validation and test NDCG@10, wall time), rewrites the JSON results after every epoch,
-and ends with ``SUMMARY {...}``. Test metrics are reported at the best validation epoch.
+One command runs every configuration for every seed, one run at a time (seed 0 of every
+configuration first); processes started with different ``--configs`` may share the output file:
 
-    nohup python benchmarks/rec_quality.py --configs sasrec_ss sasrec_bce --time-budget 900 &
+    nohup python benchmarks/rec_quality.py --seeds 0 1 2 > rec_quality.log 2>&1 &
+
+Results are rewritten after every epoch (``benchmarks/reports/rec/quality.json`` or ``--out``);
+a rerun skips finished runs and restarts unfinished ones. The last line is ``SUMMARY {...}``:
+per configuration, mean and standard deviation over the finished seeds, epochs, wall time and
+whether the published number is reached. ``--summary-only`` prints it without training.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -28,126 +33,145 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _paths import DATA_DIR
+from rec_common import ResultsFile, data_file, mean_std, require_files
 
 from optuna_vmle.rec import HSTU, SASRec, TrainingConfig, fit, leave_one_out, load_sequences
 
-DEFAULT_DATA = str(DATA_DIR / "Beauty.txt")
-PUBLISHED = {
-    "sasrec_bce": {"ndcg@10": 0.0318, "hr@10": 0.0605},
-    "sasrec_ss": {"ndcg@10": 0.0531, "hr@10": 0.0921},
-    "hstu": {"ndcg@10": 0.0439, "hr@10": 0.0788},
-}
-MODELS = {
-    "sasrec_bce": (SASRec, dict(hidden_size=64, num_blocks=2, num_heads=2, dropout=0.5)),
-    "sasrec_ss": (SASRec, dict(hidden_size=64, num_blocks=2, num_heads=2, dropout=0.3)),
-    "hstu": (HSTU, dict(hidden_size=64, num_blocks=2, num_heads=1, dropout=0.5, temperature=0.05)),
-}
-TRAINING = {
-    "sasrec_bce": dict(loss="bce", lr=1e-3, batch_size=128),
-    "sasrec_ss": dict(loss="sampled_softmax", num_negatives=256, lr=1e-3, batch_size=128),
-    "hstu": dict(loss="sampled_softmax", num_negatives=256, lr=1e-3, batch_size=128),
+REPORTS = Path(__file__).resolve().parent / "reports" / "rec"
+SASREC = {"hidden_size": 64, "num_blocks": 2, "num_heads": 2, "init": "normal"}
+CONFIGS = {
+    "sasrec_bce": {
+        "model": (SASRec, {**SASREC, "dropout": 0.5}),
+        "training": {"loss": "bce", "lr": 1e-3, "batch_size": 128},
+        "published": {"ndcg@10": 0.0318, "hr@10": 0.0605, "source": "S3Rec repository (full ranking)"},
+    },
+    "sasrec_ss": {
+        "model": (SASRec, {**SASREC, "dropout": 0.3}),
+        "training": {"loss": "sampled_softmax", "num_negatives": 256, "lr": 1e-3, "batch_size": 128},
+        "published": {"ndcg@10": 0.0531, "hr@10": 0.0921, "source": "eSASRec README"},
+    },
+    "hstu": {
+        "model": (HSTU, {"hidden_size": 64, "num_blocks": 2, "num_heads": 1, "dropout": 0.5, "temperature": 0.05}),
+        "training": {"loss": "sampled_softmax", "num_negatives": 256, "lr": 1e-3, "batch_size": 128},
+        "published": {"ndcg@10": 0.0439, "hr@10": 0.0788, "source": "eSASRec README (recomputed)"},
+    },
 }
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=DEFAULT_DATA)
-    parser.add_argument("--configs", nargs="+", choices=sorted(MODELS), default=["sasrec_bce", "sasrec_ss", "hstu"])
+    parser.add_argument("--data", default=str(data_file("Beauty.txt")))
+    parser.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=list(CONFIGS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--max-epochs", type=int, default=200)
-    parser.add_argument("--time-budget", type=float, default=None, help="seconds per configuration")
-    parser.add_argument("--patience", type=int, default=20)
+    parser.add_argument("--patience", type=int, default=10, help="epochs without a better validation NDCG@10")
+    parser.add_argument("--time-budget", type=float, default=None, help="seconds per run (then it stops)")
     parser.add_argument("--maxlen", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None, help="JSON output (default benchmarks/results/rec_quality.json)")
+    parser.add_argument("--out", default=str(REPORTS / "quality.json"))
+    parser.add_argument("--summary-only", action="store_true", help="print the summary of stored runs")
     return parser.parse_args()
+
+
+def run(name: str, seed: int, split, args: argparse.Namespace, results: ResultsFile) -> None:
+    spec = CONFIGS[name]
+    model_class, model_kwargs = spec["model"]
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = model_class(n_items=split.n_items, maxlen=args.maxlen, **model_kwargs)
+    config = TrainingConfig(
+        **spec["training"],
+        max_epochs=args.max_epochs,
+        patience=args.patience,
+        time_budget_s=args.time_budget,
+        seed=seed,
+    )
+    record = results.start(
+        f"{name}/seed{seed}",
+        {
+            "config": name,
+            "seed": seed,
+            "model": {"class": model_class.__name__, "maxlen": args.maxlen, **model_kwargs},
+            "training": spec["training"],
+            "curve": [],
+            "finished": False,
+        },
+    )
+    print(f"== {name} seed {seed}: {record['model']} {record['training']}", flush=True)
+
+    def log(epoch) -> None:
+        record["curve"].append(
+            [epoch.epoch, round(epoch.loss, 4), round(epoch.valid["ndcg@10"], 5), round(epoch.wall_time_s, 1)]
+        )
+        print(
+            f"epoch {epoch.epoch:3d}  loss {epoch.loss:.4f}  valid NDCG@10 {epoch.valid['ndcg@10']:.4f}  {epoch.wall_time_s:.0f} s",
+            flush=True,
+        )
+        results.save()
+
+    start = time.perf_counter()
+    result = fit(model, split, config, device=args.device, on_epoch=log)
+    record.update(
+        finished=True,
+        best_epoch=result.best_epoch,
+        epochs=len(result.history),
+        stop_reason=result.stop_reason,
+        valid=result.best_valid,
+        test=result.test,
+        wall_time_s=round(time.perf_counter() - start, 1),
+        s_per_epoch=round(result.wall_time_s / len(result.history), 2),
+        n_params=result.n_params,
+        device=result.device,
+    )
+    results.save()
+    print(
+        f"-> {name} seed {seed}: test NDCG@10 {result.test['ndcg@10']:.4f} HR@10 {result.test['hr@10']:.4f} "
+        f"at epoch {result.best_epoch} of {len(result.history)} ({result.stop_reason}), {record['wall_time_s']:.0f} s",
+        flush=True,
+    )
+
+
+def summarize(results: ResultsFile) -> dict:
+    summary = {}
+    for name, spec in CONFIGS.items():
+        runs = [r for r in results.runs.values() if r["config"] == name and r.get("finished")]
+        if not runs:
+            continue
+        ndcg, ndcg_std = mean_std([r["test"]["ndcg@10"] for r in runs])
+        hr, hr_std = mean_std([r["test"]["hr@10"] for r in runs])
+        valid, _ = mean_std([r["valid"]["ndcg@10"] for r in runs])
+        summary[name] = {
+            "seeds": sorted(r["seed"] for r in runs),
+            "test_ndcg@10": f"{ndcg:.4f} ± {ndcg_std:.4f}",
+            "test_hr@10": f"{hr:.4f} ± {hr_std:.4f}",
+            "valid_ndcg@10": round(valid, 4),
+            "epochs": [r["epochs"] for r in runs],
+            "best_epochs": [r["best_epoch"] for r in runs],
+            "stop_reasons": sorted({r["stop_reason"] for r in runs}),
+            "wall_time_s": [r["wall_time_s"] for r in runs],
+            "s_per_epoch": round(sum(r["wall_time_s"] for r in runs) / sum(r["epochs"] for r in runs), 2),
+            "published_ndcg@10": spec["published"]["ndcg@10"],
+            "target_met": ndcg >= spec["published"]["ndcg@10"],
+        }
+    return summary
 
 
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    split = leave_one_out(load_sequences(args.data))
-    out = args.out or os.path.join(os.path.dirname(__file__), "results", "rec_quality.json")
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    results: dict[str, dict] = {}
-
-    def save() -> None:
-        with open(out, "w") as handle:
-            json.dump({"data": args.data, "args": vars(args), "results": results}, handle, indent=2)
-
-    for name in args.configs:
-        model_class, model_kwargs = MODELS[name]
-        torch.manual_seed(args.seed)
-        model = model_class(n_items=split.n_items, maxlen=args.maxlen, **model_kwargs)
-        config = TrainingConfig(
-            **TRAINING[name],
-            max_epochs=args.max_epochs,
-            patience=args.patience,
-            time_budget_s=args.time_budget,
-            seed=args.seed,
-            track_test=True,
-        )
-        record = results[name] = {
-            "model": {"class": model_class.__name__, "maxlen": args.maxlen, **model_kwargs},
-            "training": TRAINING[name],
-            "published": PUBLISHED[name],
-            "curve": [],
-        }
-        print(f"== {name}: {record['model']} {record['training']}", flush=True)
-        print("epoch  loss     val_ndcg@10  test_ndcg@10  test_hr@10  wall_s", flush=True)
-
-        def log(epoch, record=record) -> None:
-            record["curve"].append(
-                {
-                    "epoch": epoch.epoch,
-                    "loss": epoch.loss,
-                    "valid": epoch.valid,
-                    "test": epoch.test,
-                    "wall_time_s": round(epoch.wall_time_s, 1),
-                }
-            )
-            print(
-                f"{epoch.epoch:5d}  {epoch.loss:.4f}   {epoch.valid['ndcg@10']:.4f}       {epoch.test['ndcg@10']:.4f}"
-                f"        {epoch.test['hr@10']:.4f}      {epoch.wall_time_s:.0f}",
-                flush=True,
-            )
-            save()
-
-        start = time.perf_counter()
-        result = fit(model, split, config, device=args.device, on_epoch=log)
-        record.update(
-            best_epoch=result.best_epoch,
-            epochs=len(result.history),
-            stop_reason=result.stop_reason,
-            best_valid=result.best_valid,
-            test=result.test,
-            wall_time_s=round(time.perf_counter() - start, 1),
-            n_params=result.n_params,
-            device=result.device,
-        )
-        save()
-        print(
-            f"-> {name}: test NDCG@10 {result.test['ndcg@10']:.4f} HR@10 {result.test['hr@10']:.4f} "
-            f"(published {PUBLISHED[name]['ndcg@10']} / {PUBLISHED[name]['hr@10']}) at epoch {result.best_epoch} "
-            f"of {len(result.history)}, {record['wall_time_s']:.0f} s",
-            flush=True,
-        )
-
-    summary = {
-        name: {
-            "test_ndcg@10": round(r["test"]["ndcg@10"], 4),
-            "test_hr@10": round(r["test"]["hr@10"], 4),
-            "valid_ndcg@10": round(r["best_valid"]["ndcg@10"], 4),
-            "best_epoch": r["best_epoch"],
-            "epochs": r["epochs"],
-            "wall_time_s": r["wall_time_s"],
-            "published_ndcg@10": r["published"]["ndcg@10"],
-        }
-        for name, r in results.items()
-    }
-    print("SUMMARY " + json.dumps(summary))
+    results = ResultsFile(args.out, meta={"data": args.data, "torch": torch.__version__})
+    if not args.summary_only:
+        require_files(args.data)
+        results.meta["args"] = {k: v for k, v in vars(args).items() if k not in ("configs", "seeds")}
+        split = leave_one_out(load_sequences(args.data))
+        for seed in args.seeds:
+            for name in args.configs:
+                if results.done(f"{name}/seed{seed}"):
+                    print(f"== {name} seed {seed}: already finished, skipped", flush=True)
+                    continue
+                run(name, seed, split, args, results)
+    print("SUMMARY " + json.dumps(summarize(results)))
 
 
 if __name__ == "__main__":

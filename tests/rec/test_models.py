@@ -85,3 +85,18 @@ def test_unknown_loss_is_rejected():
     hidden, targets = torch.zeros(1, 2, 4), torch.ones(1, 2, dtype=torch.long)
     with pytest.raises(ValueError, match="loss must be one of"):
         next_item_loss(hidden, targets, torch.zeros(5, 4), loss="hinge")
+
+
+def test_sasrec_starts_from_small_normal_weights_with_a_zero_padding_row():
+    torch.manual_seed(0)
+    model = SASRec(n_items=2000, maxlen=50, hidden_size=32)
+    items = model.embedding.items.weight
+    assert torch.all(items[0] == 0)
+    assert items[1:].std().item() == pytest.approx(0.02, rel=0.05)
+    assert model.embedding.positions.weight.std().item() == pytest.approx(0.02, rel=0.15)
+    assert all(torch.all(block.attention.qkv.bias == 0) for block in model.blocks)
+    xavier = SASRec(n_items=2000, maxlen=50, hidden_size=32, init="xavier")
+    # Xavier scales by fan-in + fan-out: 50 positions get 10x the spread of 2,000 items.
+    assert xavier.embedding.positions.weight.std() > 5 * xavier.embedding.items.weight.std()
+    with pytest.raises(ValueError, match="init must be one of"):
+        SASRec(n_items=10, init="uniform")

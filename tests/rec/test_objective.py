@@ -40,7 +40,7 @@ def test_objective_reports_every_epoch_and_records_test_metrics(dataset):
         assert sorted(trial.intermediate_values) == [1, 2]
         attrs = trial.user_attrs
         assert trial.value == max(trial.intermediate_values.values()) == attrs["rec:valid_metrics"]["ndcg@10"]
-        assert set(attrs["rec:test_metrics"]) == {"hr@10", "hr@20", "ndcg@10", "ndcg@20", "mrr"}
+        assert set(attrs["rec:test_metrics"]) == {"hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr"}
         assert attrs["rec:epochs"] == 2 and attrs["rec:best_epoch"] in (1, 2)
         assert attrs["rec:device"] == "cpu" and attrs["rec:n_params"] > 0 and attrs["rec:wall_time_s"] > 0
         # Fixed values are used and recorded but not searched.
@@ -134,3 +134,15 @@ def test_trained_model_clearly_beats_random_ranking(dataset):
     result = fit(model, split, TrainingConfig(loss="full_ce", lr=3e-3, batch_size=64, max_epochs=12), device="cpu")
     assert result.test["ndcg@10"] > 5 * random_ranking_ndcg(dataset.n_items)
     assert result.test["hr@10"] > 0.4
+
+
+def test_recall_at_10_can_be_the_selection_metric(dataset):
+    objective = sasrec_objective(dataset, search_space=SMALL, max_epochs=3, patience=None, metric="hr@10")
+    assert "Recall@10" in objective.task_description and objective.task_descriptors["metric"] == "hr@10"
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=1))
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.value == trial.user_attrs["rec:valid_metrics"]["hr@10"]
+    assert trial.value == max(trial.intermediate_values.values())
+    with pytest.raises(ValueError, match="selection_metric"):
+        sasrec_objective(dataset, metric="recall@10")

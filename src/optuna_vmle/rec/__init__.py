@@ -1,15 +1,29 @@
 """Sequential recommendation for Optuna studies: data, SASRec/HSTU, training and objectives.
 
-Requires the ``rec`` extra (PyTorch). Typical use:
+Requires the ``rec`` extra (PyTorch). The modules, in the order data flows through them:
+
+* data: ``_data`` (text files, leave-one-out), ``_amazon`` (raw review dumps), ``_synthetic``;
+* models: ``_layers`` (interface, masks, embeddings), ``_sasrec``, ``_hstu`` with
+  ``_hstu_attention`` and ``_relative_bias``;
+* training: ``_batches`` (padded windows), ``_losses``, ``_train`` (the loop), ``_metrics``
+  (full ranking);
+* objectives: ``_registry`` (models and their search spaces), ``_objective``.
+
+Typical use (a real study trains longer, on a real file: ``rec_objective("sasrec", "Beauty.txt")``):
 
 .. code-block:: python
 
     import optuna
-    from optuna_vmle.rec import RecTrainingError, load_sequences, sasrec_objective
+    from optuna_vmle.rec import RecTrainingError, make_synthetic_dataset, rec_objective
 
-    objective = sasrec_objective(load_sequences("Beauty.txt"), max_epochs=50, time_budget_s=600)
+    objective = rec_objective(
+        "sasrec",
+        make_synthetic_dataset(n_users=100, n_items=50),
+        search_space={"maxlen": 20, "hidden_size": 16, "num_blocks": 1},
+        max_epochs=1,
+    )
     study = optuna.create_study(direction="maximize")
-    study.optimize(objective, n_trials=20, catch=(RecTrainingError,))
+    study.optimize(objective, n_trials=1, catch=(RecTrainingError,))
 """
 
 from __future__ import annotations

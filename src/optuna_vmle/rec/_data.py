@@ -177,7 +177,7 @@ def load_sequences(
             from optuna_vmle.rec import leave_one_out, load_sequences
 
             path = pathlib.Path(tempfile.mkdtemp()) / "tiny.txt"
-            path.write_text("1 5 3 8 2\n2 4 5 3\n")  # the S3Rec layout: user item1 item2 ...
+            path.write_text("1 5 3 8 2\\n2 4 5 3\\n")  # the S3Rec layout: user item1 item2 ...
             dataset = load_sequences(path)
             split = leave_one_out(dataset)
             assert dataset.n_items == 8 and split.test_targets.tolist() == [2, 3]

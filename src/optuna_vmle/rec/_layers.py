@@ -83,7 +83,24 @@ class SequentialRecommender(nn.Module):
 
 
 def xavier_init(module: nn.Module) -> None:
-    """Xavier-normal init of every matrix, as the reference SASRec implementation does."""
+    """Xavier-normal init of every matrix, as pmixer/SASRec.pytorch does (biases keep PyTorch's)."""
     for parameter in module.parameters():
         if parameter.dim() > 1:
             nn.init.xavier_normal_(parameter)
+
+
+def normal_init(module: nn.Module, std: float = 0.02) -> None:
+    """BERT-style init: every Linear and Embedding weight N(0, ``std``), biases 0, padding row 0.
+
+    Against Xavier it starts the blocks near the identity and keeps the learned positions
+    (Xavier: std 0.13 for 50 positions) from drowning the item embeddings (std 0.013 for
+    12,000 items, 0.1 after the sqrt(d) scaling).
+    """
+    for submodule in module.modules():
+        if isinstance(submodule, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(submodule.weight, std=std)
+        if isinstance(submodule, nn.Linear) and submodule.bias is not None:
+            nn.init.zeros_(submodule.bias)
+        if isinstance(submodule, nn.Embedding) and submodule.padding_idx is not None:
+            with torch.no_grad():
+                submodule.weight[submodule.padding_idx].zero_()

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from optuna_vmle.rec._batches import EvaluationData
     from optuna_vmle.rec._layers import SequentialRecommender
 
-DEFAULT_CUTOFFS = (10, 20)
+DEFAULT_CUTOFFS = (5, 10, 20)
 
 
 def target_ranks(

@@ -1,4 +1,4 @@
-"""Optuna objectives that train a registered model (SASRec, HSTU) and return validation NDCG@10."""
+"""Optuna objectives that train a registered model (SASRec, HSTU) and return a validation metric."""
 
 from __future__ import annotations
 
@@ -43,7 +43,12 @@ def suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution) -> A
 
 
 def _describe(
-    model_name: str, dataset: SequenceDataset, max_epochs: int, time_budget_s: float | None, patience: Any
+    model_name: str,
+    dataset: SequenceDataset,
+    max_epochs: int,
+    time_budget_s: float | None,
+    patience: Any,
+    metric: str,
 ) -> str:
     d = dataset.descriptors
     budget = f", at most {time_budget_s:g} s" if time_budget_s is not None else ""
@@ -59,14 +64,19 @@ def _describe(
         f"mean sequence length {d.mean_length:.2f} (median {d.median_length:g}), density {d.density:.2e}. "
         "Protocol: leave-one-out (last item is the test target, second-to-last the validation target), "
         "full ranking over all items with already-seen items excluded. "
-        f"Objective: maximize validation NDCG@10. Each trial trains up to {max_epochs} epochs{budget}{stopping}."
+        f"Objective: maximize validation {_metric_name(metric)}. Each trial trains up to {max_epochs} epochs{budget}{stopping}."
     )
+
+
+def _metric_name(metric: str) -> str:
+    """``ndcg@10`` -> ``NDCG@10``; ``hr@10`` -> ``Recall@10`` (one relevant item per user)."""
+    return metric.upper().replace("HR@", "Recall@")
 
 
 class RecObjective:
     """A callable ``objective(trial) -> float`` training one model per trial.
 
-    Built by :func:`rec_objective`. Returns the best validation NDCG@10; test metrics are only
+    Built by :func:`rec_objective`. Returns the best validation ``metric``; test metrics are only
     recorded in user attributes (prefix ``rec:``) and never returned to the sampler.
 
     Attributes:
@@ -87,11 +97,13 @@ class RecObjective:
         search_space: Mapping[str, Any] | None,
         max_epochs: int,
         time_budget_s: float | None,
+        metric: str,
         device: str | torch.device | None,
         seed: int,
         eval_batch_size: int,
     ) -> None:
         spec = model_spec(model)
+        TrainingConfig(selection_metric=metric)  # validates the name
         if isinstance(dataset, (str, os.PathLike)):
             dataset = load_sequences(dataset)
         self.split = dataset if isinstance(dataset, LeaveOneOutSplit) else leave_one_out(dataset)
@@ -105,9 +117,11 @@ class RecObjective:
         self._names = list(merged)
         self.model_name = spec.name
         self._build_model = spec.build
-        self.max_epochs, self.time_budget_s = max_epochs, time_budget_s
+        self.max_epochs, self.time_budget_s, self.metric = max_epochs, time_budget_s, metric
         self.device, self.seed, self.eval_batch_size = device, seed, eval_batch_size
-        self.task_description = _describe(spec.name, self.split.dataset, max_epochs, time_budget_s, merged["patience"])
+        self.task_description = _describe(
+            spec.name, self.split.dataset, max_epochs, time_budget_s, merged["patience"], metric
+        )
 
     @property
     def descriptors(self) -> DatasetDescriptors:
@@ -118,7 +132,7 @@ class RecObjective:
         """Model family, metric and dataset statistics (not its name), for the sampler's
         ``descriptors=``: what a cognition summary is tagged with and retrieved by."""
         stats = {k: v for k, v in self.descriptors.as_dict().items() if k != "name"}
-        return {"model": self.model_name.lower(), "metric": "ndcg@10", **stats}
+        return {"model": self.model_name.lower(), "metric": self.metric, **stats}
 
     def _value(self, trial: optuna.Trial, name: str) -> Any:
         if name in self.fixed_params:
@@ -159,6 +173,7 @@ class RecObjective:
             patience=params["patience"],
             time_budget_s=self.time_budget_s,
             eval_batch_size=self.eval_batch_size,
+            selection_metric=self.metric,
             seed=seed,
         )
 
@@ -187,12 +202,14 @@ class RecObjective:
         curve: list[list[float]] = []
 
         def report(result: EpochResult) -> None:
-            curve.append([result.epoch, result.valid[SELECTION_METRIC], round(result.wall_time_s, 3)])
+            curve.append([result.epoch, result.valid[self.metric], round(result.wall_time_s, 3)])
             trial.set_user_attr(USER_ATTR_PREFIX + "epochs", result.epoch)
             trial.set_user_attr(USER_ATTR_PREFIX + "learning_curve", curve)
-            trial.report(result.valid[SELECTION_METRIC], result.epoch)
+            trial.report(result.valid[self.metric], result.epoch)
             if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {result.epoch} (validation NDCG@10 {curve[-1][1]:.4f})")
+                raise optuna.TrialPruned(
+                    f"pruned at epoch {result.epoch} (validation {self.metric} {curve[-1][1]:.4f})"
+                )
 
         result = fit(model, self.split, self.training_config(params, seed), device=device, on_epoch=report)
         for name, value in {
@@ -204,7 +221,7 @@ class RecObjective:
             "stop_reason": result.stop_reason,
         }.items():
             trial.set_user_attr(USER_ATTR_PREFIX + name, value)
-        return result.best_valid[SELECTION_METRIC]
+        return result.best_valid[self.metric]
 
 
 def rec_objective(
@@ -215,11 +232,12 @@ def rec_objective(
     max_epochs: int = 200,
     time_budget_s: float | None = None,
     patience: int | None | Literal["search"] = "search",
+    metric: str = SELECTION_METRIC,
     device: str | torch.device | None = None,
     seed: int = 0,
     eval_batch_size: int = 256,
 ) -> RecObjective:
-    """An objective that trains a registered model and returns validation NDCG@10 (maximize).
+    """An objective that trains a registered model and returns a validation metric (maximize).
 
     Args:
         model: A registered model, case-insensitive: ``"sasrec"`` (search space
@@ -230,15 +248,18 @@ def rec_objective(
             to search, or a plain value to fix (for example ``{"loss": "bce", "maxlen": 50}``).
         max_epochs: Epochs per trial at most.
         time_budget_s: Per-trial wall-clock budget, checked after every epoch.
-        patience: Stop a trial after this many epochs without a better validation NDCG@10
+        patience: Stop a trial after this many epochs without a better validation ``metric``
             (``None``: never); ``"search"`` (the default) leaves it to the search space.
+        metric: The validation metric returned, reported and early-stopped on:
+            ``"ndcg@10"``, or ``"hr@10"`` (Recall@10, the VirtualMLE paper's SASRec metric),
+            ``@5``/``@20`` or ``"mrr"``.
         device: ``"cuda"``, ``"mps"``, ``"cpu"``; by default the best available. On CUDA,
             training and evaluation run under bf16 autocast.
         seed: Trial ``n`` seeds initialisation, shuffling, dropout and negatives with
             ``seed + n``, inside a forked RNG: the caller's random state is not changed.
         eval_batch_size: Users per full-ranking evaluation batch.
 
-    Every epoch reports validation NDCG@10 with ``trial.report`` and raises
+    Every epoch reports the validation ``metric`` with ``trial.report`` and raises
     :class:`optuna.TrialPruned` when the pruner says so. A NaN loss or running out of memory
     raises :class:`RecTrainingError` (pass ``catch=(RecTrainingError,)`` to
     :meth:`optuna.Study.optimize` to record it as a failed trial and continue); the reason is
@@ -274,6 +295,7 @@ def rec_objective(
         search_space=search_space,
         max_epochs=max_epochs,
         time_budget_s=time_budget_s,
+        metric=metric,
         device=device,
         seed=seed,
         eval_batch_size=eval_batch_size,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from optuna_vmle.rec._layers import SequentialRecommender
 
 SELECTION_METRIC = "ndcg@10"
+SELECTION_METRICS = ("ndcg@5", "ndcg@10", "ndcg@20", "hr@5", "hr@10", "hr@20", "mrr")
 OPTIMIZERS = ("adam", "adamw")
 
 
@@ -46,7 +47,10 @@ class TrainingConfig:
             histories are cut into windows of this many inputs (see :func:`training_windows`).
         batch_size: Users per batch.
         max_epochs: Upper bound on epochs.
-        patience: Stop after this many epochs without a better validation NDCG@10 (None: never).
+        patience: Stop after this many epochs without a better validation
+            ``selection_metric`` (None: never).
+        selection_metric: The validation metric that picks the best epoch: ``"ndcg@10"``, or
+            ``"hr@10"`` (Recall@10 with one target per user), ``@5``/``@20`` or ``"mrr"``.
         time_budget_s: Stop after the first epoch that ends past this many seconds.
         grad_clip: Gradient-norm clipping threshold (None: no clipping).
         eval_batch_size: Users per full-ranking evaluation batch. Small batches keep the
@@ -69,6 +73,7 @@ class TrainingConfig:
     batch_size: int = 128
     max_epochs: int = 200
     patience: int | None = 10
+    selection_metric: str = SELECTION_METRIC
     time_budget_s: float | None = None
     grad_clip: float | None = 5.0
     eval_batch_size: int = 256
@@ -81,6 +86,8 @@ class TrainingConfig:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if self.max_epochs < 1:
             raise ValueError(f"max_epochs must be at least 1, got {self.max_epochs}")
+        if self.selection_metric not in SELECTION_METRICS:
+            raise ValueError(f"selection_metric must be one of {SELECTION_METRICS}, got {self.selection_metric!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.train_targets not in TRAIN_TARGETS:
@@ -188,7 +195,7 @@ def fit(
     device: str | torch.device | None = None,
     on_epoch: Callable[[EpochResult], None] | None = None,
 ) -> FitResult:
-    """Train ``model`` on ``split`` with early stopping on validation NDCG@10.
+    """Train ``model`` on ``split`` with early stopping on a validation metric (NDCG@10 by default).
 
     ``on_epoch`` is called after every epoch's validation; it may raise (for example
     :class:`optuna.TrialPruned`) to abandon training. The weights of the best epoch are restored
@@ -250,7 +257,8 @@ def _fit(
                 wall_time_s=time.perf_counter() - start,
             )
             history.append(result)
-            if best is None or result.valid[SELECTION_METRIC] > best.valid[SELECTION_METRIC]:
+            metric = config.selection_metric
+            if best is None or result.valid[metric] > best.valid[metric]:
                 best = result
                 best_state = copy.deepcopy(model.state_dict())
             if on_epoch is not None:
