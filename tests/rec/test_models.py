@@ -96,7 +96,7 @@ def test_sasrec_starts_from_small_normal_weights_with_a_zero_padding_row():
     assert model.embedding.positions.weight.std().item() == pytest.approx(0.02, rel=0.15)
     assert all(torch.all(block.attention.qkv.bias == 0) for block in model.blocks)
     xavier = SASRec(n_items=2000, maxlen=50, hidden_size=32, init="xavier")
-    # Xavier scales by fan-in + fan-out: 50 positions get 10x the spread of 2,000 items.
-    assert xavier.embedding.positions.weight.std() > 5 * xavier.embedding.items.weight.std()
+    # Xavier scales by fan-in + fan-out: 50 positions get 5x the spread of 2,000 items.
+    assert xavier.embedding.positions.weight.std() > 4 * xavier.embedding.items.weight.std()
     with pytest.raises(ValueError, match="init must be one of"):
         SASRec(n_items=10, init="uniform")
