@@ -53,7 +53,7 @@ def by_purpose(
         "params": proposal or random_valid_reply(0),
         "verdict": reflection or reflection_reply(),
         "principles": insights or insights_reply(),
-        "rules": distill or (lambda m, s: json.dumps({"rules": ["widen before deepening"]})),
+        "rules": distill or (lambda m, s: json.dumps({"rules": ["widen the blocks before raising lr"]})),
     }
 
     def reply(messages: list[dict[str, str]], schema: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ from optuna_vmle import record_errors
 from optuna_vmle import StoreOptions
 from optuna_vmle import VirtualMLESampler
 from optuna_vmle._memory import StudyMemory
+from optuna_vmle._reflection import NOTE_TEXT_MAX_CHARS
 from optuna_vmle.testing import ScriptedLLM
 
 
@@ -199,7 +200,7 @@ def test_llm_text_is_validated_strings_only_and_truncated(memory_url) -> None:
             {
                 "hypothesis": {"__import__": "os"},
                 "verdict": "absolutely",
-                "rule": "x" * 5000,
+                "rule": "keep lr at 1e-3 " + "".join(chr(97 + i * 7 % 26) for i in range(5000)),
                 "next_action": "  try\n\n a   smaller lr ",
             }
         )
@@ -209,7 +210,7 @@ def test_llm_text_is_validated_strings_only_and_truncated(memory_url) -> None:
     note = sampler.learner.notes(study)[0]
     assert "hypothesis" not in note
     assert note["verdict"] == "inconclusive"
-    assert len(note["rule"]) <= 240
+    assert len(note["rule"]) == NOTE_TEXT_MAX_CHARS and note["rule"].startswith("keep lr at 1e-3")
     assert note["next_action"] == "try a smaller lr"
 
 
@@ -267,3 +268,37 @@ def test_reflection_is_a_dashboard_note(memory_url) -> None:
     assert "loss became NaN" in body and "keep lr near 1e-3" in body
     study_note = get_note_from_system_attrs(attrs, None)["body"]
     assert "moderate learning rates win" in study_note
+
+
+# What the embedded SmolLM2-135M actually wrote into notes and insights (seen in the dashboard).
+OFF_TOPIC_REFLECTION = {
+    "hypothesis": "The best way to reduce stress is to get enough sleep every day.",
+    "verdict": "confirmed",
+    "rule": "A study showed that sleep is essential for mental health.",
+    "next_action": "try a smaller lr",
+}
+TEMPLATE_INSIGHTS = {
+    "principles": [{"text": "<one sentence>", "trials": [0]}],
+    "failure_modes": [{"text": "<one sentence>", "trials": [1]}],
+}
+
+
+def test_off_topic_reflections_keep_their_facts_but_no_rule(memory_url) -> None:
+    llm = ScriptedLLM(
+        [],
+        default=by_purpose(
+            proposal=proposals(1e-3, 1e-2),
+            reflection=lambda m, s: json.dumps(OFF_TOPIC_REFLECTION),
+            insights=lambda m, s: json.dumps(TEMPLATE_INSIGHTS),
+        ),
+    )
+    sampler, study = run(llm, memory_url, n_trials=2, learning=LearningOptions(insight_interval=2))
+    note = sampler.learner.notes(study)[0]
+    assert "rule" not in note and "hypothesis" not in note
+    assert note["no_usable_rule"] == "names no parameter, value, metric or term of the task"
+    assert note["next_action"] == "try a smaller lr"  # the on-topic part stays
+    assert note["outcome"] == "value 0.001 (first complete trial)"  # facts computed in code stay
+    insights = StudyMemory(study).insights().insights
+    # The template's placeholders are not stored: the deterministic ranking took over.
+    assert insights["method"] == "ranking"
+    assert "<one sentence>" not in json.dumps(insights)

@@ -97,7 +97,7 @@ def new_study(memory_url: str, descriptors: dict, warm_start: int = 0):
 def test_distill_computes_the_evidence_in_code(memory_url) -> None:
     sampler, study = finished_study(memory_url)
     summary = sampler.distill(study)
-    assert summary["rules"] == ["widen before deepening"]
+    assert summary["rules"] == ["widen the blocks before raising lr"]
     assert summary["descriptors"] == SASREC_BEAUTY
     assert [c["trial"] for c in summary["top_configs"]] == [4, 0, 1, 3]
     assert summary["top_configs"][0] == {
@@ -136,7 +136,7 @@ def test_exported_summary_reaches_a_similar_study_on_another_machine(tmp_path) -
 
     similar, prompt = new_study(team_b, SASREC_BABY, warm_start=2)
     assert TRANSFER_SECTION_TITLE in prompt
-    assert "rule: widen before deepening" in prompt and "study sasrec-beauty" in prompt
+    assert "rule: widen the blocks before raising lr" in prompt and "study sasrec-beauty" in prompt
     assert "lr=0.05, optimizer=\"adam\": RuntimeError: loss became NaN" in prompt
     ids = similar.trials[2].user_attrs["vmle:memory_ids"]  # the first LLM-proposed trial
     assert ids == [f"summary:{summary['id']}"]

@@ -43,6 +43,7 @@ def reflection_markdown(note: Mapping[str, Any]) -> str:
         ("verdict", "Verdict"),
         ("rule", "Rule"),
         ("next_action", "Next action"),
+        ("no_usable_rule", "No usable rule"),
         ("reflection_error", "Reflection skipped"),
     )
     lines += [f"- **{label}:** {note[key]}" for key, label in labels if note.get(key)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Collection
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from optuna_vmle._evidence import summarize_evidence
 from optuna_vmle._evidence import TEXT_MAX_CHARS
 from optuna_vmle._prompts import build_distill_messages
 from optuna_vmle._proposal import extract_json_object
+from optuna_vmle._relevance import usable_text
 
 
 Descriptors = Mapping[str, "float | str"]
@@ -33,6 +35,7 @@ def distill_summary(
     client: LLMClient | None,
     task: str,
     seed: int | None,
+    vocabulary: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """A new cognition summary of ``study``; rules from the LLM, else from the insights."""
     evidence = summarize_evidence(study)
@@ -49,7 +52,7 @@ def distill_summary(
             client,
             messages,
             distill_schema(),
-            parse_rules,
+            lambda text: parse_rules(text, vocabulary),
             seed=seed,
             purpose="distill",
             study_name=study.study_name,
@@ -82,12 +85,16 @@ def distill_schema() -> dict[str, Any]:
     }
 
 
-def parse_rules(text: str) -> list[str]:
-    """The rules of a distill reply: strings only, truncated, at most ``MAX_RULES``."""
+def parse_rules(text: str, vocabulary: Collection[str] | None = None) -> list[str]:
+    """The rules of a distill reply: strings only, truncated, at most ``MAX_RULES``; with a
+    ``vocabulary``, rules that name nothing of the task are dropped."""
     rules = extract_json_object(text).get("rules")
     if not isinstance(rules, list):
         return []
-    return clean_texts(rules, MAX_RULES)
+    cleaned = clean_texts(rules, MAX_RULES)
+    if vocabulary is None:
+        return cleaned
+    return [rule for rule in cleaned if usable_text(rule, vocabulary=vocabulary)]
 
 
 def _principle_texts(insights: Mapping[str, Any] | None) -> list[str]:

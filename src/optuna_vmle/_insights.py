@@ -9,6 +9,7 @@ when the LLM fails.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from optuna_vmle._client import ask_json
 from optuna_vmle._client import LLMClient
 from optuna_vmle._prompts import build_insights_messages
 from optuna_vmle._proposal import extract_json_object
+from optuna_vmle._relevance import usable_text
 
 
 MAX_ITEMS = 10
@@ -61,6 +63,7 @@ def consolidate_notes(
     task: str,
     study_name: str,
     seed: int | None,
+    vocabulary: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Bounded insights from ``notes`` (and the ``previous`` insights, when the LLM merges)."""
     if client is not None:
@@ -75,7 +78,7 @@ def consolidate_notes(
             client,
             messages,
             insights_schema(),
-            lambda text: parse_insights(text, known),
+            lambda text: parse_insights(text, known, vocabulary),
             seed=seed,
             purpose="insights",
             study_name=study_name,
@@ -87,13 +90,21 @@ def consolidate_notes(
     return {**rank_insights(notes, maximize=maximize), "method": "ranking"}
 
 
-def parse_insights(text: str, known_trials: set[int]) -> dict[str, list[dict[str, Any]]]:
-    """Validated insights: strings truncated, trial numbers restricted to ``known_trials``."""
+def parse_insights(
+    text: str, known_trials: set[int], vocabulary: Collection[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Validated insights: strings truncated, trial numbers restricted to ``known_trials``;
+    with a ``vocabulary``, items that name nothing of the task (or copy the template) dropped."""
     try:
         reply = extract_json_object(text)
     except ValueError:
         raise InvalidInsights("the reply is not a JSON object") from None
     insights = {key: _clean_items(reply.get(key), known_trials) for key in _KINDS}
+    if vocabulary is not None:
+        insights = {
+            key: [item for item in items if usable_text(item["text"], vocabulary=vocabulary)]
+            for key, items in insights.items()
+        }
     if not any(insights.values()):
         raise InvalidInsights("the reply has no principle and no failure mode")
     return insights

@@ -36,6 +36,7 @@ from optuna_vmle._options import LLMOptions
 from optuna_vmle._options import StoreOptions
 from optuna_vmle._providers import default_model
 from optuna_vmle._reflection import reflect_on_trial
+from optuna_vmle._relevance import search_space_vocabulary
 from optuna_vmle._seeds import trial_seed
 
 
@@ -160,6 +161,7 @@ class Learner:
             client=self._clients.get(study, "summary") if use_llm else None,
             task=self._task,
             seed=self._seed,
+            vocabulary=self._vocabulary(study),
         )
         SummaryStore(summaries_url or self._clients.tables_url(study)).add(summary)
         return summary
@@ -167,6 +169,13 @@ class Learner:
     def notes(self, study: optuna.Study) -> dict[int, dict[str, Any]]:
         """The notes of ``study`` by trial number."""
         return {int(note["trial"]): note for note in StudyMemory(study).notes()}
+
+    def _vocabulary(self, study: optuna.Study) -> frozenset[str]:
+        """What a note must name to count as a rule: the study's parameters, choices, task."""
+        distributions: dict[str, Any] = {}
+        for trial in study.get_trials(deepcopy=False):
+            distributions.update(trial.distributions)
+        return search_space_vocabulary(distributions, task=self._task)
 
     def _drain(self) -> None:
         while True:
@@ -196,6 +205,7 @@ class Learner:
             values,
             task=self._task,
             seed=trial_seed(self._seed, number),
+            vocabulary=self._vocabulary(study),
         )
         if reply is not None:
             note["llm"] = {
@@ -244,6 +254,7 @@ class Learner:
             task=self._task,
             study_name=study.study_name,
             seed=self._seed,
+            vocabulary=self._vocabulary(study),
         )
         if memory.replace_insights(insights, n_notes=len(notes)):
             _dashboard.save_note(study, None, _dashboard.insights_markdown(insights))

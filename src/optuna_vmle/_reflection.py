@@ -9,6 +9,7 @@ text: only strings are kept, each truncated, and nothing in it is ever executed.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from collections.abc import Sequence
 from dataclasses import asdict
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from optuna_vmle._client import LLMClient
 from optuna_vmle._llm import LLMReply
 from optuna_vmle._prompts import build_reflection_messages
 from optuna_vmle._proposal import extract_json_object
+from optuna_vmle._relevance import relevance_problem
 from optuna_vmle._search_space import format_value
 
 
@@ -107,6 +109,7 @@ def reflect_on_trial(
     *,
     task: str,
     seed: int | None,
+    vocabulary: Collection[str] | None = None,
 ) -> tuple[dict[str, Any], LLMReply | None]:
     """The note of one trial: the facts, plus the LLM's judgement when its reply is usable;
     and the LLM reply (None when the call failed), for its token and latency accounting.
@@ -130,7 +133,7 @@ def reflect_on_trial(
         client,
         messages,
         reflection_schema(),
-        parse_reflection,
+        lambda text: parse_reflection(text, vocabulary),
         seed=seed,
         purpose="reflection",
         study_name=study.study_name,
@@ -145,8 +148,12 @@ def reflect_on_trial(
     return note, reply
 
 
-def parse_reflection(text: str) -> dict[str, str]:
-    """The validated LLM part of a note: strings only, whitespace collapsed, truncated."""
+def parse_reflection(text: str, vocabulary: Collection[str] | None = None) -> dict[str, str]:
+    """The validated LLM part of a note: strings only, whitespace collapsed, truncated.
+
+    With a ``vocabulary`` (see ``_relevance``), a hypothesis, rule or next action that names
+    nothing of the task is dropped; a dropped rule leaves ``no_usable_rule`` with the reason.
+    """
     try:
         reply = extract_json_object(text)
     except ValueError:
@@ -158,6 +165,13 @@ def parse_reflection(text: str) -> dict[str, str]:
     }
     if not fields.get("rule"):
         raise InvalidReflection('the reply has no "rule" text')
+    if vocabulary is not None:
+        for name in ("hypothesis", "rule", "next_action"):
+            problem = relevance_problem(fields.get(name, ""), vocabulary=vocabulary)
+            if name in fields and problem is not None:
+                del fields[name]
+                if name == "rule":
+                    fields["no_usable_rule"] = problem
     if fields.get("verdict", "").lower() not in VERDICTS:
         fields["verdict"] = "inconclusive"
     else:
