@@ -64,6 +64,9 @@ class InsightsRecord:
 class StudyMemory:
     """Notes and insights of one study, read and written through its storage.
 
+    An instance reads the storage once and then sees its own writes only: make a new one for
+    each pass (the learner does, once per trial), so that other workers' writes show up.
+
     Example:
         >>> import optuna
         >>> from optuna_vmle._memory import StudyMemory
@@ -77,6 +80,8 @@ class StudyMemory:
     def __init__(self, study: optuna.Study) -> None:
         self._storage = study._storage
         self._study_id = study._study_id
+        # Read once per instance (one learning pass, one prompt): each read returns every note.
+        self._cache: dict[str, Any] | None = None
 
     def add_note(self, trial_number: int, note: dict[str, Any]) -> None:
         """Store the note of a trial, replacing any earlier note of the same trial."""
@@ -122,10 +127,14 @@ class StudyMemory:
         self._set(_key(CLAIM_PREFIX, trial_number), {"worker": worker, "at": at})
 
     def _attrs(self) -> dict[str, Any]:
-        return self._storage.get_study_system_attrs(self._study_id)
+        if self._cache is None:
+            self._cache = dict(self._storage.get_study_system_attrs(self._study_id))
+        return self._cache
 
     def _set(self, key: str, value: Any) -> None:
         self._storage.set_study_system_attr(self._study_id, key, value)
+        if self._cache is not None:
+            self._cache[key] = value
 
 
 def _key(prefix: str, number: int) -> str:
