@@ -35,7 +35,7 @@ from optuna_vmle.testing import ScriptedLLM
 
 
 SPACE = {"lr": FloatDistribution(1e-5, 1e-1, log=True), "layers": IntDistribution(1, 8)}
-POSTGRES_URL_ENV = "VMLE_TEST_POSTGRES_URL"
+SERVER_URL_ENVS = {"postgresql": "VMLE_TEST_POSTGRES_URL", "mysql": "VMLE_TEST_MYSQL_URL"}
 WORDS = [
     "wider", "deeper", "dropout", "warmup", "decay", "batch", "momentum",
     "clip", "schedule", "heads", "tied", "norm", "gelu",
@@ -249,16 +249,17 @@ def fast_dir(tmp_path):
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def shared_database_url(request, fast_dir) -> str:
-    """One database for several worker processes: a sqlite file, or PostgreSQL when
-    ``$VMLE_TEST_POSTGRES_URL`` names one, e.g.
-    ``postgresql+psycopg2://postgres@127.0.0.1:5432/vmle``."""
+    """One database for several worker processes: a sqlite file, or a server when its variable
+    names one (``.ci/run`` starts both), e.g. ``$VMLE_TEST_POSTGRES_URL`` =
+    ``postgresql+psycopg2://postgres@127.0.0.1:5432/vmle``, ``$VMLE_TEST_MYSQL_URL`` =
+    ``mysql+pymysql://vmle:vmle@127.0.0.1:3306/vmle``."""
     if request.param == "sqlite":
         return f"sqlite:///{fast_dir / 'shared.db'}"
-    url = os.environ.get(POSTGRES_URL_ENV)
+    url = os.environ.get(SERVER_URL_ENVS[request.param])
     if not url:
-        pytest.skip(f"set ${POSTGRES_URL_ENV} to run against PostgreSQL")
+        pytest.skip(f"set ${SERVER_URL_ENVS[request.param]} to run against {request.param}")
     return url
 
 

@@ -17,8 +17,9 @@ SOAK = Path(__file__).resolve().parents[1] / "benchmarks" / "soak.py"
 
 def storages(tmp_path: Path) -> list[str]:
     specs = [f"journal:{tmp_path / 'soak.log'}"]
-    if os.environ.get("VMLE_TEST_POSTGRES_URL"):
-        specs.append(os.environ["VMLE_TEST_POSTGRES_URL"])
+    for variable in ("VMLE_TEST_POSTGRES_URL", "VMLE_TEST_MYSQL_URL"):
+        if os.environ.get(variable):
+            specs.append(os.environ[variable])
     return specs
 
 
