@@ -85,3 +85,47 @@ class ResultsFile:
 def mean_std(values: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value)."""
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def train_and_record(results: ResultsFile, key: str, record: dict, model, split, config, *, device=None) -> dict:
+    """Train with ``fit``, saving the learning curve after every epoch and the outcome at the end.
+
+    The test split is evaluated once, with the weights of the best validation epoch.
+    """
+    from optuna_vmle.rec import fit
+
+    metric = config.selection_metric
+    record = results.start(key, {**record, "metric": metric, "curve": [], "finished": False})
+    print(f"== {key}: {record}", flush=True)
+
+    def log(epoch) -> None:
+        record["curve"].append(
+            [epoch.epoch, round(epoch.loss, 4), round(epoch.valid[metric], 5), round(epoch.wall_time_s, 1)]
+        )
+        print(
+            f"epoch {epoch.epoch:3d}  loss {epoch.loss:.4f}  valid {metric} {epoch.valid[metric]:.4f}  {epoch.wall_time_s:.0f} s",
+            flush=True,
+        )
+        results.save()
+
+    result = fit(model, split, config, device=device, on_epoch=log)
+    record.update(
+        finished=True,
+        best_epoch=result.best_epoch,
+        epochs=len(result.history),
+        stop_reason=result.stop_reason,
+        valid=result.best_valid,
+        test=result.test,
+        wall_time_s=round(result.wall_time_s, 1),
+        s_per_epoch=round(result.wall_time_s / len(result.history), 2),
+        n_params=result.n_params,
+        device=result.device,
+    )
+    results.save()
+    print(
+        f"-> {key}: valid {metric} {result.best_valid[metric]:.4f}; test NDCG@10 {result.test['ndcg@10']:.4f}, "
+        f"HR@10 {result.test['hr@10']:.4f} at epoch {result.best_epoch} of {len(result.history)} "
+        f"({result.stop_reason}), {result.wall_time_s:.0f} s",
+        flush=True,
+    )
+    return record

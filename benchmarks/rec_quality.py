@@ -27,15 +27,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rec_common import ResultsFile, data_file, mean_std, require_files
+from rec_common import ResultsFile, data_file, mean_std, require_files, train_and_record
 
-from optuna_vmle.rec import HSTU, SASRec, TrainingConfig, fit, leave_one_out, load_sequences
+from optuna_vmle.rec import HSTU, SASRec, TrainingConfig, leave_one_out, load_sequences
 
 REPORTS = Path(__file__).resolve().parent / "reports" / "rec"
 SASREC = {"hidden_size": 64, "num_blocks": 2, "num_heads": 2, "init": "normal"}
@@ -87,49 +86,13 @@ def run(name: str, seed: int, split, args: argparse.Namespace, results: ResultsF
         time_budget_s=args.time_budget,
         seed=seed,
     )
-    record = results.start(
-        f"{name}/seed{seed}",
-        {
-            "config": name,
-            "seed": seed,
-            "model": {"class": model_class.__name__, "maxlen": args.maxlen, **model_kwargs},
-            "training": spec["training"],
-            "curve": [],
-            "finished": False,
-        },
-    )
-    print(f"== {name} seed {seed}: {record['model']} {record['training']}", flush=True)
-
-    def log(epoch) -> None:
-        record["curve"].append(
-            [epoch.epoch, round(epoch.loss, 4), round(epoch.valid["ndcg@10"], 5), round(epoch.wall_time_s, 1)]
-        )
-        print(
-            f"epoch {epoch.epoch:3d}  loss {epoch.loss:.4f}  valid NDCG@10 {epoch.valid['ndcg@10']:.4f}  {epoch.wall_time_s:.0f} s",
-            flush=True,
-        )
-        results.save()
-
-    start = time.perf_counter()
-    result = fit(model, split, config, device=args.device, on_epoch=log)
-    record.update(
-        finished=True,
-        best_epoch=result.best_epoch,
-        epochs=len(result.history),
-        stop_reason=result.stop_reason,
-        valid=result.best_valid,
-        test=result.test,
-        wall_time_s=round(time.perf_counter() - start, 1),
-        s_per_epoch=round(result.wall_time_s / len(result.history), 2),
-        n_params=result.n_params,
-        device=result.device,
-    )
-    results.save()
-    print(
-        f"-> {name} seed {seed}: test NDCG@10 {result.test['ndcg@10']:.4f} HR@10 {result.test['hr@10']:.4f} "
-        f"at epoch {result.best_epoch} of {len(result.history)} ({result.stop_reason}), {record['wall_time_s']:.0f} s",
-        flush=True,
-    )
+    record = {
+        "config": name,
+        "seed": seed,
+        "model": {"class": model_class.__name__, "maxlen": args.maxlen, **model_kwargs},
+        "training": spec["training"],
+    }
+    train_and_record(results, f"{name}/seed{seed}", record, model, split, config, device=args.device)
 
 
 def summarize(results: ResultsFile) -> dict:
@@ -171,7 +134,7 @@ def main() -> None:
                     print(f"== {name} seed {seed}: already finished, skipped", flush=True)
                     continue
                 run(name, seed, split, args, results)
-    print("SUMMARY " + json.dumps(summarize(results)))
+    print("SUMMARY " + json.dumps(summarize(results), ensure_ascii=False))
 
 
 if __name__ == "__main__":

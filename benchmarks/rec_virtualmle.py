@@ -24,15 +24,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rec_common import ResultsFile, data_file, mean_std, require_files
+from rec_common import ResultsFile, data_file, mean_std, require_files, train_and_record
 
-from optuna_vmle.rec import TrainingConfig, fit, leave_one_out, load_sequences, model_spec
+from optuna_vmle.rec import TrainingConfig, leave_one_out, load_sequences, model_spec
 
 REPORTS = Path(__file__).resolve().parent / "reports" / "rec"
 FIXED = {"loss": "sampled_softmax", "num_negatives": 500, "max_epochs": 20, "patience": 3}
@@ -82,35 +81,8 @@ def run(name: str, seed: int, args: argparse.Namespace, results: ResultsFile) ->
         torch.manual_seed(seed)
         model = model_spec(spec["model"]).build(split.n_items, spec["params"])
     config = TrainingConfig(**FIXED, **spec["training"], selection_metric=spec["metric"], seed=seed)
-    record = results.start(f"{name}/seed{seed}", {"config": name, "seed": seed, "curve": [], "finished": False})
-    metric = spec["metric"]
-    print(f"== {name} seed {seed}: {spec['params']} {spec['training']}, selected on validation {metric}", flush=True)
-
-    def log(epoch) -> None:
-        record["curve"].append(
-            [epoch.epoch, round(epoch.loss, 4), round(epoch.valid[metric], 5), round(epoch.wall_time_s, 1)]
-        )
-        print(
-            f"epoch {epoch.epoch:3d}  loss {epoch.loss:.4f}  valid {metric} {epoch.valid[metric]:.4f}  {epoch.wall_time_s:.0f} s",
-            flush=True,
-        )
-        results.save()
-
-    start = time.perf_counter()
-    result = fit(model, split, config, device=args.device, on_epoch=log)
-    record.update(
-        finished=True,
-        metric=metric,
-        best_epoch=result.best_epoch,
-        epochs=len(result.history),
-        stop_reason=result.stop_reason,
-        valid=result.best_valid,
-        test=result.test,
-        wall_time_s=round(time.perf_counter() - start, 1),
-        n_params=result.n_params,
-    )
-    results.save()
-    print(f"-> {name} seed {seed}: valid {metric} {result.best_valid[metric]:.4f}, test {result.test}", flush=True)
+    record = {"config": name, "seed": seed, "params": spec["params"], "training": spec["training"]}
+    train_and_record(results, f"{name}/seed{seed}", record, model, split, config, device=args.device)
 
 
 def summarize(results: ResultsFile) -> dict:
@@ -145,7 +117,7 @@ def main() -> None:
                     print(f"== {name} seed {seed}: already finished, skipped", flush=True)
                     continue
                 run(name, seed, args, results)
-    print("SUMMARY " + json.dumps(summarize(results)))
+    print("SUMMARY " + json.dumps(summarize(results), ensure_ascii=False))
 
 
 if __name__ == "__main__":
