@@ -19,19 +19,20 @@ Only cheap model x dataset pairs are registered (a trial costs 5-100 ms).
 
 from __future__ import annotations
 
-import functools
-import warnings
 from dataclasses import dataclass
+import functools
 from typing import Any
+import warnings
 
+from _problems import Evaluation
+from _problems import Params
+from _problems import Problem
 import numpy as np
-from _problems import Evaluation, Params, Problem
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
+from optuna.distributions import BaseDistribution
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+from optuna.distributions import IntDistribution
+
 
 CV_SPLITS = 5
 # Pool of evaluated configurations the simulated LLMs know (cached under results/).
@@ -95,7 +96,11 @@ def _data(dataset: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _estimator(model: str, classifier: bool, params: Params) -> Any:
-    from sklearn import ensemble, linear_model, neighbors, svm, tree
+    from sklearn import ensemble
+    from sklearn import linear_model
+    from sklearn import neighbors
+    from sklearn import svm
+    from sklearn import tree
 
     if model == "kNN":
         cls = neighbors.KNeighborsClassifier if classifier else neighbors.KNeighborsRegressor

@@ -17,17 +17,19 @@ Model strings: ``sim-misleading``, ``sim-random``, ``sim-mediocre``, ``sim-good`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import functools
 import json
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _problems import Problem
+from _problems import sample_uniformly
 import numpy as np
-from _problems import Problem, sample_uniformly
 from optuna.distributions import FloatDistribution
+
 
 MODEL_PREFIX = "sim-"
 POOL_CACHE = Path(__file__).resolve().parent / "results" / "truth-pools"

@@ -27,20 +27,24 @@ Writes ``report.json``, ``results.md`` and ``plots/*.png`` under ``--report`` an
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections import defaultdict
 from collections.abc import Sequence
+import json
 from pathlib import Path
+import sys
 from typing import Any
 
 import numpy as np
 
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import compare
 from _problems import get_problem
-from _simulated_llms import QUALITIES, truth_pool
-from budgets import compare_budgets, worst_value
+from _simulated_llms import QUALITIES
+from _simulated_llms import truth_pool
+from budgets import compare_budgets
+from budgets import worst_value
+import compare
+
 
 DEFAULT_PROBLEMS = (
     "hpo-mixed", "branin-cat", "styblinski-int",

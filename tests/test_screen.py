@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import optuna
-from optuna.distributions import CategoricalDistribution, FloatDistribution
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+import pytest
 
 from optuna_vmle._screen import screen_candidates
+
 
 SPACE = {"x": FloatDistribution(-5, 5), "c": CategoricalDistribution(["a", "b"])}
 
@@ -19,18 +22,16 @@ def objective(trial: optuna.Trial) -> float:
 def _study_with_history(
     n_trials: int, llm_record: str | None = None
 ) -> tuple[optuna.Study, optuna.trial.FrozenTrial]:
-    """A study of random trials. With ``llm_record`` the LLM chose every third trial: the best
-    configurations ("good", x near 2), the worst ("bad", x near -5) or random ones ("average")."""
+    """A study of random trials. ``llm_record`` "good"/"bad": the LLM chose every third trial,
+    and those were the best/worst configurations (x near 2 / near -5)."""
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     rng = np.random.default_rng(0)
     for number in range(n_trials):
         llm_chose = llm_record is not None and number % 3 == 0
         if llm_chose and llm_record == "good":
             params = {"x": 2.0 + 0.01 * number, "c": "a"}
-        elif llm_chose and llm_record == "bad":
-            params = {"x": -5.0 + 0.01 * number, "c": "b"}
         elif llm_chose:
-            params = {"x": -1.2 + 0.01 * number, "c": "a"}  # (x - 2)^2 of a typical draw
+            params = {"x": -5.0 + 0.01 * number, "c": "b"}
         else:
             params = {"x": float(rng.uniform(-5, 5)), "c": str(rng.choice(["a", "b"]))}
         value = (params["x"] - 2) ** 2 + (params["c"] == "b")
@@ -87,13 +88,23 @@ def test_after_the_probe_the_classical_sampler_gets_a_trial_to_compare_with():
 
 
 def test_at_startup_a_clustered_llm_of_neutral_trust_mostly_gives_way_to_random_draws():
-    study, trial = _study_with_history(5, llm_record="average")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    # Values 10 and 42 for the LLM, 1, 40 and 45 for random draws: each source's trials beat
+    # half of the other's, so neither has earned more trust.
+    for value, source in ((10, "llm"), (1, "fallback"), (40, "fallback"), (42, "llm"),
+                          (45, "fallback")):
+        study.add_trial(optuna.trial.create_trial(
+            params={"x": 2.0 - np.sqrt(value) if value > 1 else 3.0, "c": "a"},
+            distributions=SPACE, value=float(value), user_attrs={"vmle:source": source},
+        ))
+    trial = study._storage.get_trial(study.ask()._trial_id)
     earlier = study.trials[0].params
     near = {"x": earlier["x"] + 0.01, "c": earlier["c"]}
-    results = _decisions(study, trial, near, seeds=range(40), probe=2)
-    assert all(r.phase == "startup" for r in results)
+    # (An infinite half-life: no recency weighting, so the two records are exactly even.)
+    results = _decisions(study, trial, near, seeds=range(40), trust_half_life=float("inf"))
+    assert all(r.phase == "startup" and r.trust == pytest.approx(0.5) for r in results)
     assert all(r.best_llm_score < r.best_tpe_score for r in results)  # below the novelty bar
-    assert sum(r.chose_llm for r in results) <= 40 * 0.5
+    assert sum(r.chose_llm for r in results) <= 40 * 0.4  # about share ** 2 = 1/4 of them
     assert all(r.params != near for r in results if not r.chose_llm)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import optuna
-import pytest
 from optuna.distributions import FloatDistribution
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
+import pytest
 
 from optuna_vmle import _tpe
 from optuna_vmle._trust import trust_from_trials
+
 
 SPACE = {"x": FloatDistribution(-5, 5)}
 
@@ -46,6 +47,15 @@ def test_a_misleading_llm_falls_to_the_floor_and_a_good_one_rises_to_the_ceiling
     assert trust_from_trials(good, StudyDirection.MINIMIZE, floor=0.1).share == 0.9
     # The direction decides which trials are good.
     assert trust_from_trials(bad, StudyDirection.MAXIMIZE, floor=0.1).share == 0.9
+
+
+def test_a_few_trials_that_beat_every_rival_are_enough_evidence():
+    # Two LLM trials better than both random draws: trust is high from the fifth trial on.
+    trials = _history(llm_values=[0.1, 0.2], classical_values=[5.0, 7.0])
+    assert trust_from_trials(trials, StudyDirection.MINIMIZE, floor=0.0).share > 0.9
+    # One LLM trial and nothing to compare it with is no evidence at all.
+    alone = trust_from_trials(trials[:1], StudyDirection.MINIMIZE, floor=0.0)
+    assert alone.share == pytest.approx(0.5) and alone.llm_trials == 1
 
 
 def test_trust_decays_when_the_llm_winners_stop_winning():

@@ -30,23 +30,27 @@ TPE's internals are reached only through ``_tpe``; the trust state only from the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from optuna.distributions import BaseDistribution, CategoricalDistribution
-from optuna.samplers import RandomSampler, TPESampler
+from optuna.distributions import BaseDistribution
+from optuna.distributions import CategoricalDistribution
+from optuna.samplers import RandomSampler
+from optuna.samplers import TPESampler
 from optuna.study import Study
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
 
 from optuna_vmle import _tpe
-from optuna_vmle._trust import (
-    DEFAULT_FLOOR,
-    DEFAULT_HALF_LIFE,
-    TrustState,
-    trust_from_trials,
-)
+from optuna_vmle._trust import DEFAULT_FLOOR
+from optuna_vmle._trust import DEFAULT_HALF_LIFE
+from optuna_vmle._trust import trust_from_trials
+from optuna_vmle._trust import TrustState
+
 
 # Extra rounds of TPE draws when all of a round's candidates repeat earlier trials.
 EXTRA_DRAW_ROUNDS = 4

@@ -15,22 +15,23 @@ parameter therefore still counts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from collections.abc import Sequence
 import json
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import TPESampler
-from optuna.samplers._tpe.sampler import (
-    _RELATIVE_PARAMS_KEY,
-    _SYSTEM_ATTR_MAX_LENGTH,
-    _split_trials,
-    default_gamma,
-    default_gamma_multiobjective,
-)
+from optuna.samplers._tpe.sampler import _RELATIVE_PARAMS_KEY
+from optuna.samplers._tpe.sampler import _split_trials
+from optuna.samplers._tpe.sampler import _SYSTEM_ATTR_MAX_LENGTH
+from optuna.samplers._tpe.sampler import default_gamma
+from optuna.samplers._tpe.sampler import default_gamma_multiobjective
 from optuna.study import Study
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+
 
 # The Optuna major version whose TPESampler internals this module uses.
 SUPPORTED_OPTUNA_MAJOR = 5

@@ -2,13 +2,14 @@
 
 Every finished trial records who chose its configuration (user attr ``vmle:source``): the LLM
 (``llm``, ``llm-repaired``) or the classical sampler (``fallback``); enqueued trials belong to
-neither. The credit of a source is a Beta posterior over "a trial it chooses ranks high":
+neither. The credit of a source is a Beta posterior over "a trial it chooses beats a trial of
+the other source" (the Mann-Whitney view of two samples):
 
-* each complete trial scores its rank percentile among all complete trials (1 = the best so
-  far, 0 = the worst), so the credit is scale-free and a source whose winners have since been
-  beaten loses credit; pruned and failed trials score 0;
-* recent trials weigh more (half-life ``half_life`` trials), so trust decays when the LLM's
-  proposals stop winning and recovers when they start again;
+* each finished trial scores the fraction of the other source's trials it beats (ties count
+  half; pruned and failed trials lose to every complete one), so the credit is scale-free, and
+  a source whose old winners are now beaten by the other's new trials loses credit;
+* recent trials weigh more, both as evidence and as rivals (half-life ``half_life`` trials),
+  so trust decays when the LLM's proposals stop winning and recovers when they start again;
 * both sources start from the same uniform prior.
 
 The LLM's *share* is the Thompson-sampling probability that its posterior is the better one,
@@ -22,13 +23,14 @@ the same trust, and a resumed study continues where it stopped.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+import math
 
-import numpy as np
 from optuna.study import StudyDirection
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+
 
 SOURCE_ATTR = "vmle:source"
 LLM_SOURCES = frozenset({"llm", "llm-repaired"})
@@ -66,23 +68,21 @@ def trust_from_trials(
     if not 0.0 <= floor <= 0.5:
         raise ValueError("floor must be in [0, 0.5]")
     scored = [t for t in trials if t.user_attrs.get(SOURCE_ATTR) is not None]
-    finished = [t for t in scored if t.state.is_finished()]
-    goodness = _rank_goodness(finished, direction)
-    latest = max((t.number for t in finished), default=0)
+    finished = [(t, _side(t)) for t in scored if t.state.is_finished()]
+    finished = [(t, side) for t, side in finished if side is not None]
+    latest = max((t.number for t, _ in finished), default=0)
+    weights = {t.number: 0.5 ** ((latest - t.number) / half_life) for t, _ in finished}
+    scores = {t.number: _score(t, direction) for t, _ in finished}
     posterior = {"llm": [1.0, 1.0], "classical": [1.0, 1.0]}
     counts = {"llm": 0, "classical": 0}
-    for t in finished:
-        side = _side(t)
-        if side is None:
-            continue
-        weight = 0.5 ** ((latest - t.number) / half_life)
-        g = goodness.get(t.number, 0.0)
-        posterior[side][0] += weight * g
-        posterior[side][1] += weight * (1.0 - g)
+    for t, side in finished:
         counts[side] += 1
-    running = sum(
-        t.state == TrialState.RUNNING and _side(t) == "llm" for t in scored
-    )
+        rivals = [(scores[r.number], weights[r.number]) for r, other in finished if other != side]
+        g = _share_beaten(scores[t.number], rivals)
+        if g is not None:  # None: nothing to compare with yet, no evidence either way
+            posterior[side][0] += weights[t.number] * g
+            posterior[side][1] += weights[t.number] * (1.0 - g)
+    running = sum(t.state == TrialState.RUNNING and _side(t) == "llm" for t in scored)
     share = _probability_better(posterior["llm"], posterior["classical"])
     return TrustState(
         share=float(min(max(share, floor), 1.0 - floor)),
@@ -103,26 +103,21 @@ def _side(trial: FrozenTrial) -> str | None:
     return None
 
 
-def _rank_goodness(
-    finished: Sequence[FrozenTrial], direction: StudyDirection
-) -> dict[int, float]:
-    """Rank percentile of each complete trial among the complete trials (ties share a rank)."""
-    complete = [
-        t for t in finished
-        if t.state == TrialState.COMPLETE and t.value is not None and not math.isnan(t.value)
-    ]
-    if not complete:
-        return {}
-    if len(complete) == 1:
-        return {complete[0].number: 0.5}
-    values = np.array([t.value for t in complete], dtype=float)
-    if direction == StudyDirection.MAXIMIZE:
-        values = -values
-    # Average rank of ties: the fraction of other trials strictly worse plus half the ties.
-    worse = (values[None, :] > values[:, None]).sum(axis=1)
-    ties = (values[None, :] == values[:, None]).sum(axis=1) - 1
-    goodness = (worse + 0.5 * ties) / (len(values) - 1)
-    return {t.number: float(g) for t, g in zip(complete, goodness)}
+def _score(trial: FrozenTrial, direction: StudyDirection) -> float:
+    """Higher is better; a pruned, failed or NaN trial is worse than any complete one."""
+    value = trial.value if trial.state == TrialState.COMPLETE else None
+    if value is None or math.isnan(value):
+        return -math.inf
+    return value if direction == StudyDirection.MAXIMIZE else -value
+
+
+def _share_beaten(score: float, rivals: Sequence[tuple[float, float]]) -> float | None:
+    """The weighted fraction of the rivals' trials this trial beats (a tie counts half)."""
+    total = sum(w for _, w in rivals)
+    if total <= 0:
+        return None
+    beaten = sum(w * (1.0 if score > r else 0.5 if score == r else 0.0) for r, w in rivals)
+    return beaten / total
 
 
 def _mean(beta: Sequence[float]) -> float:
