@@ -5,12 +5,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from pathlib import Path
 import statistics
 import sys
-from pathlib import Path
+
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _paths import DATA_DIR
+
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -78,7 +80,11 @@ class ResultsFile:
             runs = {**stored.get("runs", {}), **{key: self.runs[key] for key in self._mine}}
             self.runs = {**runs, **{key: self.runs[key] for key in self._mine}}
             tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"meta": {**stored.get("meta", {}), **self.meta}, "runs": runs}, indent=1))
+            tmp.write_text(
+                json.dumps(
+                    {"meta": {**stored.get("meta", {}), **self.meta}, "runs": runs}, indent=1
+                )
+            )
             tmp.replace(self.path)
 
 
@@ -87,7 +93,9 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def train_and_record(results: ResultsFile, key: str, record: dict, model, split, config, *, device=None) -> dict:
+def train_and_record(
+    results: ResultsFile, key: str, record: dict, model, split, config, *, device=None
+) -> dict:
     """Train with ``fit``, saving the learning curve after every epoch and the outcome at the end.
 
     The test split is evaluated once, with the weights of the best validation epoch.
@@ -100,10 +108,16 @@ def train_and_record(results: ResultsFile, key: str, record: dict, model, split,
 
     def log(epoch) -> None:
         record["curve"].append(
-            [epoch.epoch, round(epoch.loss, 4), round(epoch.valid[metric], 5), round(epoch.wall_time_s, 1)]
+            [
+                epoch.epoch,
+                round(epoch.loss, 4),
+                round(epoch.valid[metric], 5),
+                round(epoch.wall_time_s, 1),
+            ]
         )
         print(
-            f"epoch {epoch.epoch:3d}  loss {epoch.loss:.4f}  valid {metric} {epoch.valid[metric]:.4f}  {epoch.wall_time_s:.0f} s",
+            f"epoch {epoch.epoch:3d}  loss {epoch.loss:.4f}  "
+            f"valid {metric} {epoch.valid[metric]:.4f}  {epoch.wall_time_s:.0f} s",
             flush=True,
         )
         results.save()
@@ -123,7 +137,8 @@ def train_and_record(results: ResultsFile, key: str, record: dict, model, split,
     )
     results.save()
     print(
-        f"-> {key}: valid {metric} {result.best_valid[metric]:.4f}; test NDCG@10 {result.test['ndcg@10']:.4f}, "
+        f"-> {key}: valid {metric} {result.best_valid[metric]:.4f}; "
+        f"test NDCG@10 {result.test['ndcg@10']:.4f}, "
         f"HR@10 {result.test['hr@10']:.4f} at epoch {result.best_epoch} of {len(result.history)} "
         f"({result.stop_reason}), {result.wall_time_s:.0f} s",
         flush=True,

@@ -26,15 +26,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+import sys
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rec_common import ResultsFile, data_file, mean_std, require_files, train_and_record
 
-from optuna_vmle.rec import HSTU, SASRec, TrainingConfig, leave_one_out, load_sequences
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rec_common import data_file
+from rec_common import mean_std
+from rec_common import require_files
+from rec_common import ResultsFile
+from rec_common import train_and_record
+
+from optuna_vmle.rec import HSTU
+from optuna_vmle.rec import leave_one_out
+from optuna_vmle.rec import load_sequences
+from optuna_vmle.rec import SASRec
+from optuna_vmle.rec import TrainingConfig
+
 
 REPORTS = Path(__file__).resolve().parent / "reports" / "rec"
 SASREC = {"hidden_size": 64, "num_blocks": 2, "num_heads": 2, "init": "normal"}
@@ -42,34 +52,65 @@ CONFIGS = {
     "sasrec_bce": {
         "model": (SASRec, {**SASREC, "dropout": 0.5}),
         "training": {"loss": "bce", "lr": 1e-3, "batch_size": 128},
-        "published": {"ndcg@10": 0.0318, "hr@10": 0.0605, "source": "S3Rec repository (full ranking)"},
+        "published": {
+            "ndcg@10": 0.0318,
+            "hr@10": 0.0605,
+            "source": "S3Rec repository (full ranking)",
+        },
     },
     "sasrec_ss": {
         "model": (SASRec, {**SASREC, "dropout": 0.3}),
-        "training": {"loss": "sampled_softmax", "num_negatives": 256, "lr": 1e-3, "batch_size": 128},
+        "training": {
+            "loss": "sampled_softmax",
+            "num_negatives": 256,
+            "lr": 1e-3,
+            "batch_size": 128,
+        },
         "published": {"ndcg@10": 0.0531, "hr@10": 0.0921, "source": "eSASRec README"},
     },
     "hstu": {
-        "model": (HSTU, {"hidden_size": 64, "num_blocks": 2, "num_heads": 1, "dropout": 0.5, "temperature": 0.05}),
-        "training": {"loss": "sampled_softmax", "num_negatives": 256, "lr": 1e-3, "batch_size": 128},
+        "model": (
+            HSTU,
+            {
+                "hidden_size": 64,
+                "num_blocks": 2,
+                "num_heads": 1,
+                "dropout": 0.5,
+                "temperature": 0.05,
+            },
+        ),
+        "training": {
+            "loss": "sampled_softmax",
+            "num_negatives": 256,
+            "lr": 1e-3,
+            "batch_size": 128,
+        },
         "published": {"ndcg@10": 0.0439, "hr@10": 0.0788, "source": "eSASRec README (recomputed)"},
     },
 }
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", default=str(data_file("Beauty.txt")))
     parser.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--max-epochs", type=int, default=200)
-    parser.add_argument("--patience", type=int, default=10, help="epochs without a better validation NDCG@10")
-    parser.add_argument("--time-budget", type=float, default=None, help="seconds per run (then it stops)")
+    parser.add_argument(
+        "--patience", type=int, default=10, help="epochs without a better validation NDCG@10"
+    )
+    parser.add_argument(
+        "--time-budget", type=float, default=None, help="seconds per run (then it stops)"
+    )
     parser.add_argument("--maxlen", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default=None)
     parser.add_argument("--out", default=str(REPORTS / "quality.json"))
-    parser.add_argument("--summary-only", action="store_true", help="print the summary of stored runs")
+    parser.add_argument(
+        "--summary-only", action="store_true", help="print the summary of stored runs"
+    )
     return parser.parse_args()
 
 
@@ -92,7 +133,9 @@ def run(name: str, seed: int, split, args: argparse.Namespace, results: ResultsF
         "model": {"class": model_class.__name__, "maxlen": args.maxlen, **model_kwargs},
         "training": spec["training"],
     }
-    train_and_record(results, f"{name}/seed{seed}", record, model, split, config, device=args.device)
+    train_and_record(
+        results, f"{name}/seed{seed}", record, model, split, config, device=args.device
+    )
 
 
 def summarize(results: ResultsFile) -> dict:
@@ -113,7 +156,9 @@ def summarize(results: ResultsFile) -> dict:
             "best_epochs": [r["best_epoch"] for r in runs],
             "stop_reasons": sorted({r["stop_reason"] for r in runs}),
             "wall_time_s": [r["wall_time_s"] for r in runs],
-            "s_per_epoch": round(sum(r["wall_time_s"] for r in runs) / sum(r["epochs"] for r in runs), 2),
+            "s_per_epoch": round(
+                sum(r["wall_time_s"] for r in runs) / sum(r["epochs"] for r in runs), 2
+            ),
             "published_ndcg@10": spec["published"]["ndcg@10"],
             "target_met": ndcg >= spec["published"]["ndcg@10"],
         }
@@ -126,7 +171,9 @@ def main() -> None:
     results = ResultsFile(args.out, meta={"data": args.data, "torch": torch.__version__})
     if not args.summary_only:
         require_files(args.data)
-        results.meta["args"] = {k: v for k, v in vars(args).items() if k not in ("configs", "seeds")}
+        results.meta["args"] = {
+            k: v for k, v in vars(args).items() if k not in ("configs", "seeds")
+        }
         split = leave_one_out(load_sequences(args.data))
         for seed in args.seeds:
             for name in args.configs:

@@ -1,4 +1,4 @@
-"""Training and full-ranking evaluation speed of SASRec/HSTU, side by side with pmixer/SASRec.pytorch.
+"""Training and full-ranking speed of SASRec/HSTU, side by side with pmixer/SASRec.pytorch.
 
 With ``--reference DIR`` (the ``python/`` folder of a checkout of
 https://github.com/pmixer/SASRec.pytorch; nothing of it is copied here), the reference is
@@ -21,34 +21,37 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 import platform
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rec_common import data_file, require_files
 
-from optuna_vmle.rec import (
-    TrainingConfig,
-    evaluate,
-    evaluation_data,
-    leave_one_out,
-    load_sequences,
-    model_spec,
-    select_device,
-    train_epoch,
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rec_common import data_file
+from rec_common import require_files
+
+from optuna_vmle.rec import evaluate
+from optuna_vmle.rec import evaluation_data
+from optuna_vmle.rec import leave_one_out
+from optuna_vmle.rec import load_sequences
+from optuna_vmle.rec import model_spec
+from optuna_vmle.rec import select_device
+from optuna_vmle.rec import train_epoch
+from optuna_vmle.rec import TrainingConfig
+
 
 REPORTS = Path(__file__).resolve().parent / "reports" / "rec"
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", default=str(data_file("Beauty.txt")))
     parser.add_argument("--reference", default=None, help="pmixer/SASRec.pytorch's python/ folder")
     parser.add_argument("--model", choices=["sasrec", "hstu"], default="sasrec")
@@ -62,10 +65,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dropout", type=float, default=0.2)
     parser.add_argument("--loss", choices=["bce", "sampled_softmax", "full_ce"], default="bce")
     parser.add_argument("--num-negatives", type=int, default=256)
-    parser.add_argument("--no-bucketing", action="store_true", help="random batches instead of length buckets")
+    parser.add_argument(
+        "--no-bucketing", action="store_true", help="random batches instead of length buckets"
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default=None)
-    parser.add_argument("--out", default=None, help="JSON output path (default benchmarks/reports/rec/)")
+    parser.add_argument(
+        "--out", default=None, help="JSON output path (default benchmarks/reports/rec/)"
+    )
     return parser.parse_args()
 
 
@@ -83,7 +90,9 @@ class ReferenceSASRec:
             for user, (train, valid, test) in enumerate(
                 zip(split.train, split.valid_targets, split.test_targets, strict=True), start=1
             ):
-                handle.writelines(f"{user} {item}\n" for item in [*train.tolist(), int(valid), int(test)])
+                handle.writelines(
+                    f"{user} {item}\n" for item in [*train.tolist(), int(valid), int(test)]
+                )
         cwd = os.getcwd()
         os.chdir(workdir)
         try:
@@ -92,7 +101,12 @@ class ReferenceSASRec:
             os.chdir(cwd)
         self.n_batches = (len(user_train) - 1) // args.batch_size + 1
         self.sampler = reference_utils.WarpSampler(
-            user_train, n_users, n_items, batch_size=args.batch_size, maxlen=args.maxlen, n_workers=3
+            user_train,
+            n_users,
+            n_items,
+            batch_size=args.batch_size,
+            maxlen=args.maxlen,
+            n_workers=3,
         )
         options = argparse.Namespace(
             device="cpu",
@@ -119,8 +133,12 @@ class ReferenceSASRec:
             positive_logits, negative_logits = self.model(users, seqs, positives, negatives)
             self.optimizer.zero_grad()
             indices = np.where(positives != 0)
-            loss = self.criterion(positive_logits[indices], torch.ones_like(positive_logits[indices]))
-            loss = loss + self.criterion(negative_logits[indices], torch.zeros_like(negative_logits[indices]))
+            loss = self.criterion(
+                positive_logits[indices], torch.ones_like(positive_logits[indices])
+            )
+            loss = loss + self.criterion(
+                negative_logits[indices], torch.zeros_like(negative_logits[indices])
+            )
             loss.backward()
             self.optimizer.step()
         return float(loss)
@@ -174,7 +192,13 @@ def main() -> None:
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
         loss = train_epoch(
-            model, split, optimizer, config, device=device, generator=generator, device_generator=device_generator
+            model,
+            split,
+            optimizer,
+            config,
+            device=device,
+            generator=generator,
+            device_generator=device_generator,
         )
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -218,7 +242,13 @@ def main() -> None:
     out = Path(args.out or REPORTS / f"speed_{args.model}_{args.loss}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2))
-    keys = ("ours_s_per_epoch", "reference_s_per_epoch", "speedup_per_epoch", "speedup_per_epoch_mean", "ours_eval_s")
+    keys = (
+        "ours_s_per_epoch",
+        "reference_s_per_epoch",
+        "speedup_per_epoch",
+        "speedup_per_epoch_mean",
+        "ours_eval_s",
+    )
     print("SUMMARY " + json.dumps({k: summary[k] for k in keys}))
 
 

@@ -23,15 +23,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+import sys
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rec_common import ResultsFile, data_file, mean_std, require_files, train_and_record
 
-from optuna_vmle.rec import TrainingConfig, leave_one_out, load_sequences, model_spec
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rec_common import data_file
+from rec_common import mean_std
+from rec_common import require_files
+from rec_common import ResultsFile
+from rec_common import train_and_record
+
+from optuna_vmle.rec import leave_one_out
+from optuna_vmle.rec import load_sequences
+from optuna_vmle.rec import model_spec
+from optuna_vmle.rec import TrainingConfig
+
 
 REPORTS = Path(__file__).resolve().parent / "reports" / "rec"
 FIXED = {"loss": "sampled_softmax", "num_negatives": 500, "max_epochs": 20, "patience": 3}
@@ -51,20 +60,34 @@ CONFIGS = {
             "attention_dropout": 0.0,
             "temperature": 0.05,
         },
-        "training": {"batch_size": 128, "lr": 3e-4, "weight_decay": 0.0, "optimizer": "adamw", "betas": (0.9, 0.98)},
+        "training": {
+            "batch_size": 128,
+            "lr": 3e-4,
+            "weight_decay": 0.0,
+            "optimizer": "adamw",
+            "betas": (0.9, 0.98),
+        },
     },
     "sasrec_pet": {
         "data": "virtualmle_SASRec_Pet_Supplies.txt",
         "model": "sasrec",
         "metric": "hr@10",
-        "params": {"maxlen": 50, "hidden_size": 128, "num_blocks": 1, "num_heads": 1, "dropout": 0.2},
+        "params": {
+            "maxlen": 50,
+            "hidden_size": 128,
+            "num_blocks": 1,
+            "num_heads": 1,
+            "dropout": 0.2,
+        },
         "training": {"batch_size": 256, "lr": 3e-4, "weight_decay": 1e-5, "optimizer": "adam"},
     },
 }
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--threads", type=int, default=1)
@@ -82,7 +105,9 @@ def run(name: str, seed: int, args: argparse.Namespace, results: ResultsFile) ->
         model = model_spec(spec["model"]).build(split.n_items, spec["params"])
     config = TrainingConfig(**FIXED, **spec["training"], selection_metric=spec["metric"], seed=seed)
     record = {"config": name, "seed": seed, "params": spec["params"], "training": spec["training"]}
-    train_and_record(results, f"{name}/seed{seed}", record, model, split, config, device=args.device)
+    train_and_record(
+        results, f"{name}/seed{seed}", record, model, split, config, device=args.device
+    )
 
 
 def summarize(results: ResultsFile) -> dict:

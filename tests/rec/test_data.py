@@ -6,17 +6,14 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
-pytest.importorskip("torch")
-
-from optuna_vmle.rec import (
-    MissingDataFileError,
-    RecDataError,
-    leave_one_out,
-    load_amazon_reviews,
-    load_sequences,
-    make_synthetic_dataset,
-)
+from optuna_vmle.rec import leave_one_out
+from optuna_vmle.rec import load_amazon_reviews
+from optuna_vmle.rec import load_sequences
+from optuna_vmle.rec import make_synthetic_dataset
+from optuna_vmle.rec import MissingDataFileError
+from optuna_vmle.rec import RecDataError
 
 
 def write(tmp_path, name, text):
@@ -42,7 +39,11 @@ def test_user_item_lines_are_grouped_by_user(tmp_path):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1 3\n1 1\n2 4\n", "user_item"), ("1 3 1\n2 4\n", "user_items"), ("1 3\n2 4\n", "user_items")],
+    [
+        ("1 3\n1 1\n2 4\n", "user_item"),
+        ("1 3 1\n2 4\n", "user_items"),
+        ("1 3\n2 4\n", "user_items"),
+    ],
 )
 def test_auto_detection_matches_the_explicit_format(tmp_path, text, expected):
     path = write(tmp_path, "data.txt", text)
@@ -116,8 +117,9 @@ def test_nothing_left_after_the_k_core_filter_is_a_data_error(tmp_path):
 
 
 def test_users_too_short_to_train_on_fail_before_training(tmp_path):
-    torch = pytest.importorskip("torch")
-    from optuna_vmle.rec import SASRec, TrainingConfig, fit
+    from optuna_vmle.rec import fit
+    from optuna_vmle.rec import SASRec
+    from optuna_vmle.rec import TrainingConfig
 
     split = leave_one_out(load_sequences(write(tmp_path, "short.txt", "1 1 2 3\n2 2 3 4\n")))
     model = SASRec(n_items=4, maxlen=5, hidden_size=8, num_blocks=1)
@@ -184,7 +186,9 @@ def test_amazon_json_reviews_are_five_core_filtered_sorted_and_reindexed(tmp_pat
 
 def test_amazon_csv_with_and_without_header(tmp_path):
     rows = [(f"u{u}", f"i{i}", 10 * i) for u in range(5) for i in range(5)]
-    headed = write(tmp_path, "a.csv", "user,item,timestamp\n" + "".join(f"{u},{i},{t}\n" for u, i, t in rows))
+    headed = write(
+        tmp_path, "a.csv", "user,item,timestamp\n" + "".join(f"{u},{i},{t}\n" for u, i, t in rows)
+    )
     bare = write(tmp_path, "b.csv", "".join(f"{u},{i},5.0,{t}\n" for u, i, t in rows))
     for path in (headed, bare):
         dataset = load_amazon_reviews(path)
@@ -192,7 +196,11 @@ def test_amazon_csv_with_and_without_header(tmp_path):
 
 
 def test_amazon_malformed_line_reports_file_and_line(tmp_path):
-    path = write(tmp_path, "r.json", '{"reviewerID": "u", "asin": "a", "unixReviewTime": 1}\n{"reviewerID": "u"}\n')
+    path = write(
+        tmp_path,
+        "r.json",
+        '{"reviewerID": "u", "asin": "a", "unixReviewTime": 1}\n{"reviewerID": "u"}\n',
+    )
     with pytest.raises(RecDataError, match="unixReviewTime") as info:
         load_amazon_reviews(path)
     assert info.value.line == 2
@@ -218,12 +226,13 @@ def test_synthetic_sequences_mostly_follow_their_chains():
         for current, following in itertools.pairwise(sequence):
             transitions.setdefault(int(current), []).append(int(following))
     # The most frequent successor of an item accounts for most of its transitions.
-    shares = [max(np.bincount(nexts)) / len(nexts) for nexts in transitions.values() if len(nexts) >= 5]
+    shares = [
+        max(np.bincount(nexts)) / len(nexts) for nexts in transitions.values() if len(nexts) >= 5
+    ]
     assert np.mean(shares) > 0.7
 
 
 def test_training_batches_cover_every_user_once_and_buckets_group_similar_lengths():
-    torch = pytest.importorskip("torch")
     from optuna_vmle.rec import training_windows
 
     dataset = make_synthetic_dataset(n_users=300, n_items=60, min_length=3, max_length=40, seed=0)

@@ -7,8 +7,6 @@ import textwrap
 
 import pytest
 
-pytest.importorskip("torch")
-
 from optuna_vmle import rec
 
 
@@ -40,7 +38,9 @@ EXAMPLES = documented_examples()
 
 
 def test_the_public_entry_points_have_examples():
-    assert {"optuna_vmle.rec[0]", "rec_objective[0]", "load_sequences[0]", "SASRec[0]"} <= set(EXAMPLES)
+    assert {"optuna_vmle.rec[0]", "rec_objective[0]", "load_sequences[0]", "SASRec[0]"} <= set(
+        EXAMPLES
+    )
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

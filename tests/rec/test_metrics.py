@@ -4,19 +4,16 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from optuna_vmle.rec import (
-    SequentialRecommender,
-    evaluate,
-    evaluation_data,
-    leave_one_out,
-    make_synthetic_dataset,
-    metric_sums,
-    random_ranking_ndcg,
-    target_ranks,
-)
+from optuna_vmle.rec import evaluate
+from optuna_vmle.rec import evaluation_data
+from optuna_vmle.rec import leave_one_out
+from optuna_vmle.rec import make_synthetic_dataset
+from optuna_vmle.rec import metric_sums
+from optuna_vmle.rec import random_ranking_ndcg
+from optuna_vmle.rec import SequentialRecommender
+from optuna_vmle.rec import target_ranks
 
 
 def brute_force_rank(scores: np.ndarray, target: int, seen: set[int]) -> int:
@@ -49,13 +46,23 @@ def test_ranks_match_brute_force_with_ties_and_seen_items():
 
 def test_ties_count_against_the_target_and_padding_is_ignored():
     scores = torch.tensor([[9.0, 1.0, 1.0, 1.0, 0.0]])
-    rank = target_ranks(scores, torch.tensor([2]), torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long))
+    rank = target_ranks(
+        scores,
+        torch.tensor([2]),
+        torch.empty(0, dtype=torch.long),
+        torch.empty(0, dtype=torch.long),
+    )
     assert rank.tolist() == [2]  # item 0 (padding) scores highest but is not a candidate
 
 
 def test_nan_target_score_gets_the_worst_rank():
     scores = torch.tensor([[0.0, float("nan"), 1.0, 2.0]])
-    rank = target_ranks(scores, torch.tensor([1]), torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long))
+    rank = target_ranks(
+        scores,
+        torch.tensor([1]),
+        torch.empty(0, dtype=torch.long),
+        torch.empty(0, dtype=torch.long),
+    )
     assert rank.tolist() == [2]
 
 
@@ -87,7 +94,9 @@ def test_evaluate_matches_brute_force_over_batches():
     metrics = evaluate(FixedScores(table, 10), evaluation_data(split, 10, "test"), batch_size=8)
 
     ranks = []
-    for train, valid, test in zip(split.train, split.valid_targets, split.test_targets, strict=True):
+    for train, valid, test in zip(
+        split.train, split.valid_targets, split.test_targets, strict=True
+    ):
         history = np.append(train, valid)
         ranks.append(brute_force_rank(table[history[-1]].numpy(), int(test), set(history.tolist())))
     ranks = np.asarray(ranks)

@@ -1,15 +1,22 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
+from optuna_vmle.rec import HSTU
+from optuna_vmle.rec import LOSSES
+from optuna_vmle.rec import next_item_loss
+from optuna_vmle.rec import SASRec
 
-from optuna_vmle.rec import HSTU, LOSSES, SASRec, next_item_loss
 
 N_ITEMS, MAXLEN = 40, 12
 MODELS = {
-    "sasrec": lambda: SASRec(n_items=N_ITEMS, maxlen=MAXLEN, hidden_size=16, num_blocks=2, num_heads=2, dropout=0.1),
-    "hstu": lambda: HSTU(n_items=N_ITEMS, maxlen=MAXLEN, hidden_size=16, num_blocks=2, num_heads=2, dropout=0.1),
+    "sasrec": lambda: SASRec(
+        n_items=N_ITEMS, maxlen=MAXLEN, hidden_size=16, num_blocks=2, num_heads=2, dropout=0.1
+    ),
+    "hstu": lambda: HSTU(
+        n_items=N_ITEMS, maxlen=MAXLEN, hidden_size=16, num_blocks=2, num_heads=2, dropout=0.1
+    ),
 }
 
 
@@ -32,7 +39,12 @@ def test_every_model_trains_with_every_loss(model_name, loss):
     hidden = model.encode(items)
     assert hidden.shape == (5, MAXLEN, 16)
     value = next_item_loss(
-        hidden, targets, model.output_embeddings(), loss=loss, logit_scale=model.logit_scale, num_negatives=8
+        hidden,
+        targets,
+        model.output_embeddings(),
+        loss=loss,
+        logit_scale=model.logit_scale,
+        num_negatives=8,
     )
     assert value.shape == () and torch.isfinite(value)
     value.backward()

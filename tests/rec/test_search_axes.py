@@ -3,34 +3,33 @@
 from __future__ import annotations
 
 import optuna
-import pytest
-
-torch = pytest.importorskip("torch")
-
 from optuna.distributions import CategoricalDistribution
+import pytest
+import torch
 
-from optuna_vmle.rec import (
-    HSTU,
-    SASRec,
-    TrainingConfig,
-    fit,
-    hstu_objective,
-    hstu_search_space,
-    leave_one_out,
-    make_synthetic_dataset,
-    next_item_loss,
-    rec_objective,
-    sasrec_objective,
-    sasrec_search_space,
-    training_windows,
-)
+from optuna_vmle.rec import fit
+from optuna_vmle.rec import HSTU
+from optuna_vmle.rec import hstu_objective
+from optuna_vmle.rec import hstu_search_space
+from optuna_vmle.rec import leave_one_out
+from optuna_vmle.rec import make_synthetic_dataset
+from optuna_vmle.rec import next_item_loss
+from optuna_vmle.rec import rec_objective
+from optuna_vmle.rec import SASRec
+from optuna_vmle.rec import sasrec_objective
+from optuna_vmle.rec import sasrec_search_space
+from optuna_vmle.rec import training_windows
+from optuna_vmle.rec import TrainingConfig
+
 
 SMALL = {"maxlen": 20, "hidden_size": 16, "num_blocks": 1, "batch_size": 64, "num_heads": 1}
 
 
 @pytest.fixture(scope="module")
 def split():
-    return leave_one_out(make_synthetic_dataset(n_users=120, n_items=60, min_length=5, max_length=30, seed=1))
+    return leave_one_out(
+        make_synthetic_dataset(n_users=120, n_items=60, min_length=5, max_length=30, seed=1)
+    )
 
 
 def train(split, **config):
@@ -42,7 +41,9 @@ def train(split, **config):
 
 
 def same_weights(first, second) -> bool:
-    return all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    return all(
+        torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values())
+    )
 
 
 def test_the_paper_axes_are_in_both_search_spaces():
@@ -111,7 +112,9 @@ def test_more_negatives_make_the_sampled_softmax_harder():
     targets = torch.randint(1, 1001, (64, 1), generator=generator)
     embeddings = torch.randn(1001, 8, generator=generator)
     losses = {
-        k: float(next_item_loss(hidden, targets, embeddings, loss="sampled_softmax", num_negatives=k))
+        k: float(
+            next_item_loss(hidden, targets, embeddings, loss="sampled_softmax", num_negatives=k)
+        )
         for k in (100, 500)
     }
     assert losses[100] == pytest.approx(torch.log(torch.tensor(101.0)).item(), abs=0.02)
@@ -135,8 +138,16 @@ def test_objective_passes_the_sampled_axes_to_training(split):
     )
     trial = optuna.trial.FixedTrial({"lr": 1e-3, "dropout": 0.2})
     config = objective.training_config(objective.sample_params(trial), seed=0)
-    assert (config.loss, config.num_negatives, config.optimizer) == ("sampled_softmax", 500, "adamw")
-    assert (config.train_targets, config.train_window_size, config.patience) == ("last_position", 10, 1)
+    assert (config.loss, config.num_negatives, config.optimizer) == (
+        "sampled_softmax",
+        500,
+        "adamw",
+    )
+    assert (config.train_targets, config.train_window_size, config.patience) == (
+        "last_position",
+        10,
+        1,
+    )
     assert config.weight_decay == 1e-4
 
 
@@ -144,9 +155,15 @@ def test_sampled_patience_stops_training(split):
     epochs = {}
     for patience in (1, 3):
         objective = rec_objective(
-            "sasrec", split, search_space={**SMALL, "lr": 1e-7, "patience": patience}, max_epochs=20, device="cpu"
+            "sasrec",
+            split,
+            search_space={**SMALL, "lr": 1e-7, "patience": patience},
+            max_epochs=20,
+            device="cpu",
         )
-        study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+        study = optuna.create_study(
+            direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0)
+        )
         study.optimize(objective, n_trials=1)
         attrs = study.trials[0].user_attrs
         assert attrs["rec:stop_reason"] == "patience"
@@ -159,7 +176,9 @@ def test_patience_is_searched_unless_fixed(split):
     fixed = rec_objective("sasrec", split, patience=5)
     assert "patience" not in fixed.search_space and fixed.fixed_params["patience"] == 5
     with pytest.raises(ValueError, match="not both"):
-        rec_objective("sasrec", split, patience=5, search_space={"patience": CategoricalDistribution([3, 5])})
+        rec_objective(
+            "sasrec", split, patience=5, search_space={"patience": CategoricalDistribution([3, 5])}
+        )
 
 
 def test_hstu_linear_and_attention_dims_set_the_projection_widths(split):
@@ -170,7 +189,13 @@ def test_hstu_linear_and_attention_dims_set_the_projection_widths(split):
             search_space={**SMALL, "linear_dim": linear_dim, "attention_dim": attention_dim},
         )
         trial = optuna.trial.FixedTrial(
-            {"lr": 1e-3, "dropout": 0.2, "optimizer": "adam", "use_weight_decay": False, "loss": "full_ce"}
+            {
+                "lr": 1e-3,
+                "dropout": 0.2,
+                "optimizer": "adam",
+                "use_weight_decay": False,
+                "loss": "full_ce",
+            }
             | {"temperature": 0.05, "attention_dropout": 0.0, "train_targets": "all_positions"}
             | {"train_window_size": 0, "patience": 3}
         )
@@ -188,7 +213,12 @@ def test_hstu_attention_dropout_acts_in_training_only():
     for attention_dropout in (0.0, 0.5):
         torch.manual_seed(0)
         model = HSTU(
-            n_items=40, maxlen=12, hidden_size=16, num_blocks=1, dropout=0.0, attention_dropout=attention_dropout
+            n_items=40,
+            maxlen=12,
+            hidden_size=16,
+            num_blocks=1,
+            dropout=0.0,
+            attention_dropout=attention_dropout,
         )
         with torch.random.fork_rng():
             torch.manual_seed(1)
@@ -204,13 +234,18 @@ def test_fit_is_reproducible_and_leaves_the_global_random_state_alone(split):
     first, first_result = train(split, seed=7)
     assert torch.equal(torch.random.get_rng_state(), before)
     second, second_result = train(split, seed=7)
-    assert same_weights(first, second) and first_result.history[-1].loss == second_result.history[-1].loss
+    assert (
+        same_weights(first, second)
+        and first_result.history[-1].loss == second_result.history[-1].loss
+    )
     _, other = train(split, seed=8)
     assert other.history[-1].loss != first_result.history[-1].loss
 
 
 def test_objective_builds_models_without_touching_the_global_random_state(split):
-    objective = sasrec_objective(split, search_space={**SMALL, "loss": "bce"}, max_epochs=1, patience=None)
+    objective = sasrec_objective(
+        split, search_space={**SMALL, "loss": "bce"}, max_epochs=1, patience=None
+    )
     torch.manual_seed(5)
     expected = torch.rand(3)
     torch.manual_seed(5)

@@ -29,40 +29,45 @@ Typical use (a real study trains longer, on a real file: ``rec_objective("sasrec
 from __future__ import annotations
 
 from optuna_vmle.rec._amazon import load_amazon_reviews
-from optuna_vmle.rec._batches import EvaluationData, TrainingWindows, evaluation_data, training_windows
-from optuna_vmle.rec._data import (
-    DatasetDescriptors,
-    LeaveOneOutSplit,
-    MissingDataFileError,
-    RecDataError,
-    SequenceDataset,
-    leave_one_out,
-    load_sequences,
-)
+from optuna_vmle.rec._batches import evaluation_data
+from optuna_vmle.rec._batches import EvaluationData
+from optuna_vmle.rec._batches import training_windows
+from optuna_vmle.rec._batches import TrainingWindows
+from optuna_vmle.rec._data import DatasetDescriptors
+from optuna_vmle.rec._data import leave_one_out
+from optuna_vmle.rec._data import LeaveOneOutSplit
+from optuna_vmle.rec._data import load_sequences
+from optuna_vmle.rec._data import MissingDataFileError
+from optuna_vmle.rec._data import RecDataError
+from optuna_vmle.rec._data import SequenceDataset
 from optuna_vmle.rec._hstu import HSTU
 from optuna_vmle.rec._layers import SequentialRecommender
-from optuna_vmle.rec._losses import LOSSES, next_item_loss
-from optuna_vmle.rec._metrics import evaluate, metric_sums, random_ranking_ndcg, target_ranks
-from optuna_vmle.rec._objective import RecObjective, hstu_objective, rec_objective, sasrec_objective
-from optuna_vmle.rec._registry import (
-    MODELS,
-    ModelSpec,
-    hstu_search_space,
-    model_spec,
-    register_model,
-    sasrec_search_space,
-)
+from optuna_vmle.rec._losses import LOSSES
+from optuna_vmle.rec._losses import next_item_loss
+from optuna_vmle.rec._metrics import evaluate
+from optuna_vmle.rec._metrics import metric_sums
+from optuna_vmle.rec._metrics import random_ranking_ndcg
+from optuna_vmle.rec._metrics import target_ranks
+from optuna_vmle.rec._objective import hstu_objective
+from optuna_vmle.rec._objective import rec_objective
+from optuna_vmle.rec._objective import RecObjective
+from optuna_vmle.rec._objective import sasrec_objective
+from optuna_vmle.rec._registry import hstu_search_space
+from optuna_vmle.rec._registry import model_spec
+from optuna_vmle.rec._registry import MODELS
+from optuna_vmle.rec._registry import ModelSpec
+from optuna_vmle.rec._registry import register_model
+from optuna_vmle.rec._registry import sasrec_search_space
 from optuna_vmle.rec._sasrec import SASRec
 from optuna_vmle.rec._synthetic import make_synthetic_dataset
-from optuna_vmle.rec._train import (
-    EpochResult,
-    FitResult,
-    RecTrainingError,
-    TrainingConfig,
-    fit,
-    select_device,
-    train_epoch,
-)
+from optuna_vmle.rec._train import EpochResult
+from optuna_vmle.rec._train import fit
+from optuna_vmle.rec._train import FitResult
+from optuna_vmle.rec._train import RecTrainingError
+from optuna_vmle.rec._train import select_device
+from optuna_vmle.rec._train import train_epoch
+from optuna_vmle.rec._train import TrainingConfig
+
 
 __all__ = [
     "HSTU",

@@ -10,14 +10,31 @@ import os
 
 import numpy as np
 
-from optuna_vmle.rec._data import MissingDataFileError, RecDataError, SequenceDataset, not_text_error
+from optuna_vmle.rec._data import MissingDataFileError
+from optuna_vmle.rec._data import not_text_error
+from optuna_vmle.rec._data import RecDataError
+from optuna_vmle.rec._data import SequenceDataset
+
 
 _JSON_FIELDS = ("reviewerID", "asin", "unixReviewTime")
-_CSV_HEADER_NAMES = {"user", "user_id", "reviewerid", "item", "item_id", "asin", "timestamp", "time"}
+_CSV_HEADER_NAMES = {
+    "user",
+    "user_id",
+    "reviewerid",
+    "item",
+    "item_id",
+    "asin",
+    "timestamp",
+    "time",
+}
 
 
 def _open_text(path: str):
-    return gzip.open(path, "rt", encoding="utf-8") if path.endswith(".gz") else open(path, encoding="utf-8")
+    return (
+        gzip.open(path, "rt", encoding="utf-8")
+        if path.endswith(".gz")
+        else open(path, encoding="utf-8")
+    )
 
 
 def _read_json_lines(path: str) -> list[tuple[str, str, float]]:
@@ -29,11 +46,17 @@ def _read_json_lines(path: str) -> list[tuple[str, str, float]]:
             try:
                 record = json.loads(text)
                 rows.append(
-                    (str(record[_JSON_FIELDS[0]]), str(record[_JSON_FIELDS[1]]), float(record[_JSON_FIELDS[2]]))
+                    (
+                        str(record[_JSON_FIELDS[0]]),
+                        str(record[_JSON_FIELDS[1]]),
+                        float(record[_JSON_FIELDS[2]]),
+                    )
                 )
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
                 raise RecDataError(
-                    f"expected a JSON review with fields {', '.join(_JSON_FIELDS)} ({error})", path=path, line=number
+                    f"expected a JSON review with fields {', '.join(_JSON_FIELDS)} ({error})",
+                    path=path,
+                    line=number,
                 ) from None
     return rows
 
@@ -49,14 +72,17 @@ def _read_csv(path: str) -> list[tuple[str, str, float]]:
             # Amazon "ratings only" files are user,item,rating,timestamp; the timestamp is last.
             if len(record) not in (3, 4):
                 raise RecDataError(
-                    f"expected user,item,timestamp or user,item,rating,timestamp; got {len(record)} fields",
+                    "expected user,item,timestamp or user,item,rating,timestamp; "
+                    f"got {len(record)} fields",
                     path=path,
                     line=number,
                 )
             try:
                 rows.append((record[0], record[1], float(record[-1])))
             except ValueError:
-                raise RecDataError(f"timestamp {record[-1]!r} is not a number", path=path, line=number) from None
+                raise RecDataError(
+                    f"timestamp {record[-1]!r} is not a number", path=path, line=number
+                ) from None
     return rows
 
 
@@ -105,7 +131,9 @@ def load_amazon_reviews(
     rows = _k_core(list(first_seen.values()), min_interactions)
 
     if not rows:
-        raise RecDataError(f"no user and item is left after the {min_interactions}-core filter", path=path)
+        raise RecDataError(
+            f"no user and item is left after the {min_interactions}-core filter", path=path
+        )
     by_user: dict[str, list[tuple[float, str]]] = collections.defaultdict(list)
     for user, item, timestamp in rows:
         by_user[user].append((timestamp, item))
@@ -116,7 +144,9 @@ def load_amazon_reviews(
         user_ids[user] = len(user_ids) + 1
         events.sort(key=lambda event: event[0])
         sequences.append(
-            np.asarray([item_ids.setdefault(item, len(item_ids) + 1) for _, item in events], dtype=np.int64)
+            np.asarray(
+                [item_ids.setdefault(item, len(item_ids) + 1) for _, item in events], dtype=np.int64
+            )
         )
     return SequenceDataset(
         sequences=sequences,

@@ -11,6 +11,7 @@ import torch
 
 from optuna_vmle.rec._data import RecDataError
 
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -30,7 +31,7 @@ def _left_pad(sequences: Sequence[np.ndarray], maxlen: int) -> tuple[torch.Tenso
 
 @dataclasses.dataclass(frozen=True)
 class TrainingWindows:
-    """Left-padded training inputs and their next-item targets (0: no target), one row per window."""
+    """Left-padded training inputs and their next items (0: no target), one row per window."""
 
     inputs: torch.Tensor
     targets: torch.Tensor
@@ -39,7 +40,9 @@ class TrainingWindows:
     def __len__(self) -> int:
         return len(self.inputs)
 
-    def epoch_batches(self, batch_size: int, *, generator: torch.Generator, bucketed: bool) -> list[torch.Tensor]:
+    def epoch_batches(
+        self, batch_size: int, *, generator: torch.Generator, bucketed: bool
+    ) -> list[torch.Tensor]:
         """Row indices of each batch of one epoch, in random order.
 
         Bucketed batches group users of similar length (ties broken at random, batch order
@@ -81,7 +84,9 @@ class EvaluationData:
     def __len__(self) -> int:
         return len(self.inputs)
 
-    def batch(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def batch(
+        self, start: int, stop: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Inputs (trimmed), targets and the (row, item) pairs to mask, for users ``start:stop``."""
         width = max(int(self.lengths[start:stop].max()), 1)
         low, high = self.seen_offsets[start], self.seen_offsets[stop]
@@ -97,13 +102,16 @@ TRAIN_TARGETS = ("all_positions", "last_position")
 
 
 def _windows(sequence: np.ndarray, maxlen: int, window_size: int) -> list[np.ndarray]:
-    """Windows of ``window_size + 1`` items, the most recent first; consecutive windows share one item.
+    """Windows of ``window_size + 1`` items, most recent first; consecutive ones share one item.
 
     ``window_size == 0`` keeps only the last ``maxlen + 1`` items (one window per user).
     """
     if window_size == 0:
         return [sequence[-(maxlen + 1) :]]
-    return [sequence[max(end - window_size - 1, 0) : end] for end in range(len(sequence), 1, -window_size)]
+    return [
+        sequence[max(end - window_size - 1, 0) : end]
+        for end in range(len(sequence), 1, -window_size)
+    ]
 
 
 @functools.lru_cache(maxsize=4)
@@ -129,7 +137,8 @@ def training_windows(
     windows = [w for s in split.train if len(s) >= 2 for w in _windows(s, maxlen, window_size)]
     if not windows:
         raise RecDataError(
-            f"no user of '{split.dataset.name}' has two training items (an input and its next item): "
+            f"no user of '{split.dataset.name}' has two training items "
+            "(an input and its next item): "
             "leave-one-out needs sequences of at least four items to train on",
             path=split.dataset.source,
         )
@@ -146,7 +155,10 @@ def evaluation_data(split: LeaveOneOutSplit, maxlen: int, stage: str) -> Evaluat
     if stage == "valid":
         histories, targets = split.train, split.valid_targets
     elif stage == "test":
-        histories = [np.append(train, valid) for train, valid in zip(split.train, split.valid_targets, strict=True)]
+        histories = [
+            np.append(train, valid)
+            for train, valid in zip(split.train, split.valid_targets, strict=True)
+        ]
         targets = split.test_targets
     else:
         raise ValueError(f"stage must be 'valid' or 'test', got {stage!r}")
@@ -158,7 +170,9 @@ def evaluation_data(split: LeaveOneOutSplit, maxlen: int, stage: str) -> Evaluat
         inputs=inputs,
         lengths=lengths,
         targets=torch.from_numpy(np.asarray(targets)[order]),
-        seen_items=torch.from_numpy(np.concatenate(histories) if histories else np.zeros(0, dtype=np.int64)),
+        seen_items=torch.from_numpy(
+            np.concatenate(histories) if histories else np.zeros(0, dtype=np.int64)
+        ),
         seen_rows=torch.from_numpy(np.repeat(np.arange(len(histories)), counts)),
         seen_offsets=np.concatenate([[0], np.cumsum(counts)]),
     )

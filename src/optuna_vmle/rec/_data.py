@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterator
+    from collections.abc import Sequence
 
 LINE_FORMATS = ("auto", "user_items", "user_item")
 
@@ -200,10 +202,14 @@ def load_sequences(
                 raise RecDataError("expected 'user item1 item2 ...'", path=path, line=number)
             user, *user_items = _parse_ids(tokens, path, number)
             if user in user_index:
-                raise RecDataError(f"user {user} appears on more than one line", path=path, line=number)
+                raise RecDataError(
+                    f"user {user} appears on more than one line", path=path, line=number
+                )
         else:
             if len(tokens) != 2:
-                raise RecDataError(f"expected 'user item', got {len(tokens)} fields", path=path, line=number)
+                raise RecDataError(
+                    f"expected 'user item', got {len(tokens)} fields", path=path, line=number
+                )
             user, item = _parse_ids(tokens, path, number)
             user_items = [item]
             if users and users[-1] == user:
@@ -211,7 +217,9 @@ def load_sequences(
                 continue
             if user in user_index:
                 raise RecDataError(
-                    f"user {user} is not contiguous: the file must be grouped by user", path=path, line=number
+                    f"user {user} is not contiguous: the file must be grouped by user",
+                    path=path,
+                    line=number,
                 )
         user_index[user] = len(users)
         users.append(user)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+import torch.nn.functional as F
 
 from optuna_vmle.rec._hstu_attention import pointwise_aggregated_attention
-from optuna_vmle.rec._layers import ItemAndPositionEmbedding, SequentialRecommender, xavier_init
+from optuna_vmle.rec._layers import ItemAndPositionEmbedding
+from optuna_vmle.rec._layers import SequentialRecommender
+from optuna_vmle.rec._layers import xavier_init
 from optuna_vmle.rec._relative_bias import RelativePositionBias
 
 
@@ -34,7 +36,9 @@ class HSTUBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         batch, length, _ = x.shape
-        u, v, q, k = F.silu(self.uvqk(F.layer_norm(x, x.shape[-1:]))).split(self.split_sizes, dim=-1)
+        u, v, q, k = F.silu(self.uvqk(F.layer_norm(x, x.shape[-1:]))).split(
+            self.split_sizes, dim=-1
+        )
         q, k, v = (t.view(batch, length, self.num_heads, -1).transpose(1, 2) for t in (q, k, v))
         attended = pointwise_aggregated_attention(
             q,

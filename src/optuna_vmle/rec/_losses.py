@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+
 LOSSES = ("bce", "sampled_softmax", "full_ce")
 
 
@@ -32,7 +33,9 @@ def bce_loss(
         embeddings: ``[n_items + 1, d]`` output item embeddings.
     """
     n_items = embeddings.shape[0] - 1
-    negatives = torch.randint(1, n_items + 1, targets.shape, device=targets.device, generator=generator)
+    negatives = torch.randint(
+        1, n_items + 1, targets.shape, device=targets.device, generator=generator
+    )
     negatives = torch.where(negatives == targets, negatives % n_items + 1, negatives)
     positive_logits = (hidden * embeddings[targets]).sum(-1) * logit_scale
     negative_logits = (hidden * embeddings[negatives]).sum(-1) * logit_scale
@@ -52,16 +55,24 @@ def sampled_softmax_loss(
 ) -> torch.Tensor:
     """Softmax over the positive and ``num_negatives`` uniform negatives shared by the batch."""
     n_items = embeddings.shape[0] - 1
-    negatives = torch.randint(1, n_items + 1, (num_negatives,), device=targets.device, generator=generator)
+    negatives = torch.randint(
+        1, n_items + 1, (num_negatives,), device=targets.device, generator=generator
+    )
     positive_logits = (hidden * embeddings[targets]).sum(-1, keepdim=True)
     negative_logits = hidden @ embeddings[negatives].T
-    negative_logits = negative_logits.masked_fill(negatives[None, :] == targets[:, None], float("-inf"))
+    negative_logits = negative_logits.masked_fill(
+        negatives[None, :] == targets[:, None], float("-inf")
+    )
     logits = torch.cat([positive_logits, negative_logits], dim=-1).float() * logit_scale
     return F.cross_entropy(logits, torch.zeros_like(targets))
 
 
 def full_cross_entropy_loss(
-    hidden: torch.Tensor, targets: torch.Tensor, embeddings: torch.Tensor, *, logit_scale: float = 1.0
+    hidden: torch.Tensor,
+    targets: torch.Tensor,
+    embeddings: torch.Tensor,
+    *,
+    logit_scale: float = 1.0,
 ) -> torch.Tensor:
     """Softmax over all items (the padding item excluded)."""
     logits = (hidden @ embeddings.T).float() * logit_scale
@@ -79,7 +90,7 @@ def next_item_loss(
     num_negatives: int = 256,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Loss ``loss`` (one of :data:`LOSSES`) over positions of ``[B, L]`` ``targets`` that are not 0.
+    """Loss ``loss`` (one of :data:`LOSSES`) over the positions of ``[B, L]`` ``targets`` not 0.
 
     Args:
         hidden: ``[B, L, d]`` encoder outputs.
@@ -92,7 +103,12 @@ def next_item_loss(
         return bce_loss(hidden, targets, embeddings, logit_scale=logit_scale, generator=generator)
     if loss == "sampled_softmax":
         return sampled_softmax_loss(
-            hidden, targets, embeddings, num_negatives=num_negatives, logit_scale=logit_scale, generator=generator
+            hidden,
+            targets,
+            embeddings,
+            num_negatives=num_negatives,
+            logit_scale=logit_scale,
+            generator=generator,
         )
     if loss == "full_ce":
         return full_cross_entropy_loss(hidden, targets, embeddings, logit_scale=logit_scale)

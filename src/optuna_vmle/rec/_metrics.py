@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -41,7 +42,9 @@ def target_ranks(
     # "scores > t" and "scores == t" separately; the target itself is among those counted.
     at_least_as_high = scores.sub_(target_scores[:, None]).ge_(0).sum(1).long()
     ranks = (at_least_as_high - 1).clamp_(min=0)
-    return torch.where(torch.isnan(target_scores), torch.full_like(ranks, scores.shape[1] - 2), ranks)
+    return torch.where(
+        torch.isnan(target_scores), torch.full_like(ranks, scores.shape[1] - 2), ranks
+    )
 
 
 def metric_sums(ranks: torch.Tensor, cutoffs: Sequence[int] = DEFAULT_CUTOFFS) -> dict[str, float]:
@@ -73,9 +76,12 @@ def evaluate(
     try:
         for start in range(0, len(data), batch_size):
             inputs, targets, seen_rows, seen_items = (
-                t.to(device, non_blocking=True) for t in data.batch(start, min(start + batch_size, len(data)))
+                t.to(device, non_blocking=True)
+                for t in data.batch(start, min(start + batch_size, len(data)))
             )
-            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            with torch.autocast(
+                device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None
+            ):
                 scores = model.score_next(inputs)
             ranks = target_ranks(scores.float(), targets, seen_rows, seen_items)
             for name, value in metric_sums(ranks, cutoffs).items():

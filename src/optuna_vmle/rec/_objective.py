@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
+from typing import Literal
+from typing import TYPE_CHECKING
 
 import optuna
+from optuna.distributions import BaseDistribution
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+from optuna.distributions import IntDistribution
 import torch
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-from optuna_vmle.rec._data import DatasetDescriptors, LeaveOneOutSplit, SequenceDataset, leave_one_out, load_sequences
+from optuna_vmle.rec._data import DatasetDescriptors
+from optuna_vmle.rec._data import leave_one_out
+from optuna_vmle.rec._data import LeaveOneOutSplit
+from optuna_vmle.rec._data import load_sequences
+from optuna_vmle.rec._data import SequenceDataset
 from optuna_vmle.rec._registry import model_spec
-from optuna_vmle.rec._train import SELECTION_METRIC, RecTrainingError, TrainingConfig, fit, select_device
+from optuna_vmle.rec._train import fit
+from optuna_vmle.rec._train import RecTrainingError
+from optuna_vmle.rec._train import select_device
+from optuna_vmle.rec._train import SELECTION_METRIC
+from optuna_vmle.rec._train import SELECTION_METRICS
+from optuna_vmle.rec._train import TrainingConfig
+
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -53,7 +68,9 @@ def _describe(
     d = dataset.descriptors
     budget = f", at most {time_budget_s:g} s" if time_budget_s is not None else ""
     if isinstance(patience, BaseDistribution):
-        stopping = ", with the early-stopping patience (epochs without improvement) a hyperparameter"
+        stopping = (
+            ", with the early-stopping patience (epochs without improvement) a hyperparameter"
+        )
     elif patience is not None:
         stopping = f", early stopping after {patience} epochs without improvement"
     else:
@@ -61,10 +78,13 @@ def _describe(
     return (
         f"Tune {model_name} (PyTorch) for next-item recommendation on the dataset '{d.name}': "
         f"{d.n_users:,} users, {d.n_items:,} items, {d.n_interactions:,} interactions, "
-        f"mean sequence length {d.mean_length:.2f} (median {d.median_length:g}), density {d.density:.2e}. "
-        "Protocol: leave-one-out (last item is the test target, second-to-last the validation target), "
+        f"mean sequence length {d.mean_length:.2f} (median {d.median_length:g}), "
+        f"density {d.density:.2e}. "
+        "Protocol: leave-one-out (last item is the test target, "
+        "second-to-last the validation target), "
         "full ranking over all items with already-seen items excluded. "
-        f"Objective: maximize validation {_metric_name(metric)}. Each trial trains up to {max_epochs} epochs{budget}{stopping}."
+        f"Objective: maximize validation {_metric_name(metric)}. "
+        f"Each trial trains up to {max_epochs} epochs{budget}{stopping}."
     )
 
 
@@ -103,14 +123,18 @@ class RecObjective:
         eval_batch_size: int,
     ) -> None:
         spec = model_spec(model)
-        TrainingConfig(selection_metric=metric)  # validates the name
+        if metric not in SELECTION_METRICS:
+            raise ValueError(f"selection_metric must be one of {SELECTION_METRICS}, got {metric!r}")
         if isinstance(dataset, (str, os.PathLike)):
             dataset = load_sequences(dataset)
         self.split = dataset if isinstance(dataset, LeaveOneOutSplit) else leave_one_out(dataset)
         default_space = spec.search_space()
         unknown = set(search_space or {}) - set(default_space)
         if unknown:
-            raise ValueError(f"unknown {spec.name} hyperparameters {sorted(unknown)}; known: {sorted(default_space)}")
+            raise ValueError(
+                f"unknown {spec.name} hyperparameters {sorted(unknown)}; "
+                f"known: {sorted(default_space)}"
+            )
         merged = {**default_space, **(search_space or {})}
         self.search_space = {k: v for k, v in merged.items() if isinstance(v, BaseDistribution)}
         self.fixed_params = {k: v for k, v in merged.items() if not isinstance(v, BaseDistribution)}
@@ -141,7 +165,9 @@ class RecObjective:
 
     def sample_params(self, trial: optuna.Trial) -> dict[str, Any]:
         """Every hyperparameter of one trial; conditional ones only when they apply."""
-        params = {name: self._value(trial, name) for name in self._names if name not in CONDITIONAL_PARAMS}
+        params = {
+            name: self._value(trial, name) for name in self._names if name not in CONDITIONAL_PARAMS
+        }
         if "weight_decay" in self.fixed_params or self._value(trial, "use_weight_decay"):
             params["weight_decay"] = self._value(trial, "weight_decay")
         else:
@@ -150,11 +176,13 @@ class RecObjective:
             params["num_negatives"] = self._value(trial, "num_negatives")
         if params["hidden_size"] % params["num_heads"]:
             raise RecTrainingError(
-                f"hidden_size {params['hidden_size']} is not divisible by num_heads {params['num_heads']}"
+                f"hidden_size {params['hidden_size']} is not divisible by "
+                f"num_heads {params['num_heads']}"
             )
         if params["train_window_size"] > params["maxlen"]:
             raise RecTrainingError(
-                f"train_window_size {params['train_window_size']} is longer than maxlen {params['maxlen']}"
+                f"train_window_size {params['train_window_size']} is longer than "
+                f"maxlen {params['maxlen']}"
             )
         return params
 
@@ -178,7 +206,7 @@ class RecObjective:
         )
 
     def build_model(self, params: Mapping[str, Any], seed: int) -> SequentialRecommender:
-        """A freshly initialised model; ``seed`` fixes the initial weights, the global RNG is untouched."""
+        """A freshly initialised model; ``seed`` fixes its weights, the global RNG is untouched."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             return self._build_model(self.split.n_items, params)
@@ -198,7 +226,9 @@ class RecObjective:
         params = self.sample_params(trial)
         seed = self.seed + trial.number
         model = self.build_model(params, seed)
-        trial.set_user_attr(USER_ATTR_PREFIX + "n_params", sum(p.numel() for p in model.parameters()))
+        trial.set_user_attr(
+            USER_ATTR_PREFIX + "n_params", sum(p.numel() for p in model.parameters())
+        )
         curve: list[list[float]] = []
 
         def report(result: EpochResult) -> None:
@@ -211,7 +241,9 @@ class RecObjective:
                     f"pruned at epoch {result.epoch} (validation {self.metric} {curve[-1][1]:.4f})"
                 )
 
-        result = fit(model, self.split, self.training_config(params, seed), device=device, on_epoch=report)
+        result = fit(
+            model, self.split, self.training_config(params, seed), device=device, on_epoch=report
+        )
         for name, value in {
             "valid_metrics": result.best_valid,
             "test_metrics": result.test,

@@ -8,15 +8,21 @@ the objective read the same names for every model, so adding a model is one
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from typing import TYPE_CHECKING
 
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import BaseDistribution
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+from optuna.distributions import IntDistribution
 
 from optuna_vmle.rec._hstu import HSTU
 from optuna_vmle.rec._sasrec import SASRec
 
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
+    from collections.abc import Mapping
 
     from optuna_vmle.rec._layers import SequentialRecommender
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+import torch.nn.functional as F
 
-from optuna_vmle.rec._layers import ItemAndPositionEmbedding, SequentialRecommender, normal_init, xavier_init
+from optuna_vmle.rec._layers import ItemAndPositionEmbedding
+from optuna_vmle.rec._layers import normal_init
+from optuna_vmle.rec._layers import SequentialRecommender
+from optuna_vmle.rec._layers import xavier_init
 
 
 class CausalSelfAttention(nn.Module):
@@ -109,7 +112,9 @@ class SASRec(SequentialRecommender):
             raise ValueError(f"init must be one of {sorted(INITS)}, got {init!r}")
         self.n_items, self.maxlen = n_items, maxlen
         self.embedding = ItemAndPositionEmbedding(n_items, hidden_size, maxlen, dropout)
-        self.blocks = nn.ModuleList(SASRecBlock(hidden_size, num_heads, dropout) for _ in range(num_blocks))
+        self.blocks = nn.ModuleList(
+            SASRecBlock(hidden_size, num_heads, dropout) for _ in range(num_blocks)
+        )
         self.final_norm = nn.LayerNorm(hidden_size, eps=1e-8)
         INITS[init](self)
 

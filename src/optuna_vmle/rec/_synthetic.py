@@ -31,7 +31,9 @@ def make_synthetic_dataset(
     model should clearly beat random ranking.
     """
     if n_items < max_length:
-        raise ValueError(f"n_items ({n_items}) must be at least max_length ({max_length}): items never repeat")
+        raise ValueError(
+            f"n_items ({n_items}) must be at least max_length ({max_length}): items never repeat"
+        )
     if not 1 <= n_clusters <= n_items:
         raise ValueError(f"n_clusters must be in [1, n_items], got {n_clusters}")
     if not 1 <= min_length <= max_length:

@@ -10,9 +10,13 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from optuna_vmle.rec._batches import TRAIN_TARGETS, evaluation_data, training_windows
-from optuna_vmle.rec._losses import LOSSES, next_item_loss
+from optuna_vmle.rec._batches import evaluation_data
+from optuna_vmle.rec._batches import TRAIN_TARGETS
+from optuna_vmle.rec._batches import training_windows
+from optuna_vmle.rec._losses import LOSSES
+from optuna_vmle.rec._losses import next_item_loss
 from optuna_vmle.rec._metrics import evaluate
+
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -87,18 +91,27 @@ class TrainingConfig:
         if self.max_epochs < 1:
             raise ValueError(f"max_epochs must be at least 1, got {self.max_epochs}")
         if self.selection_metric not in SELECTION_METRICS:
-            raise ValueError(f"selection_metric must be one of {SELECTION_METRICS}, got {self.selection_metric!r}")
+            raise ValueError(
+                f"selection_metric must be one of {SELECTION_METRICS}, "
+                f"got {self.selection_metric!r}"
+            )
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.train_targets not in TRAIN_TARGETS:
-            raise ValueError(f"train_targets must be one of {TRAIN_TARGETS}, got {self.train_targets!r}")
+            raise ValueError(
+                f"train_targets must be one of {TRAIN_TARGETS}, got {self.train_targets!r}"
+            )
         if self.train_window_size < 0:
-            raise ValueError(f"train_window_size must be 0 (maxlen) or positive, got {self.train_window_size}")
+            raise ValueError(
+                f"train_window_size must be 0 (maxlen) or positive, got {self.train_window_size}"
+            )
 
     def make_optimizer(self, parameters) -> torch.optim.Optimizer:
         """The optimizer this configuration names, over ``parameters``."""
         optimizer_class = torch.optim.AdamW if self.optimizer == "adamw" else torch.optim.Adam
-        return optimizer_class(parameters, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay)
+        return optimizer_class(
+            parameters, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,16 +163,25 @@ def train_epoch(
     device_generator: torch.Generator,
 ) -> float:
     """One pass over every user's training window; returns the mean batch loss."""
-    windows = training_windows(split, model.maxlen, window_size=config.train_window_size, targets=config.train_targets)
+    windows = training_windows(
+        split, model.maxlen, window_size=config.train_window_size, targets=config.train_targets
+    )
     autocast_dtype = _autocast_dtype(device)
     model.train()
     total = torch.zeros((), device=device)
-    batches = windows.epoch_batches(config.batch_size, generator=generator, bucketed=config.bucketed_batches)
+    batches = windows.epoch_batches(
+        config.batch_size, generator=generator, bucketed=config.bucketed_batches
+    )
     targets_per_batch = windows.n_targets / len(batches)
     for rows in batches:
         inputs, targets = windows.batch(rows)
-        weight = int(targets.count_nonzero()) / targets_per_batch if config.bucketed_batches else 1.0
-        inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+        weight = (
+            int(targets.count_nonzero()) / targets_per_batch if config.bucketed_batches else 1.0
+        )
+        inputs, targets = (
+            inputs.to(device, non_blocking=True),
+            targets.to(device, non_blocking=True),
+        )
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             hidden = model.encode(inputs)
             loss = (
@@ -242,7 +264,13 @@ def _fit(
     try:
         for epoch in range(1, config.max_epochs + 1):
             loss = train_epoch(
-                model, split, optimizer, config, device=device, generator=generator, device_generator=device_generator
+                model,
+                split,
+                optimizer,
+                config,
+                device=device,
+                generator=generator,
+                device_generator=device_generator,
             )
             if not math.isfinite(loss):
                 raise RecTrainingError(
@@ -270,10 +298,13 @@ def _fit(
                 stop_reason = "time_budget"
                 break
     except (RuntimeError, MemoryError) as error:
-        if isinstance(error, RecTrainingError) or not (isinstance(error, MemoryError) or _is_out_of_memory(error)):
+        if isinstance(error, RecTrainingError) or not (
+            isinstance(error, MemoryError) or _is_out_of_memory(error)
+        ):
             raise
         raise RecTrainingError(
-            f"out of memory on {device} at epoch {epoch} (batch_size={config.batch_size}, maxlen={model.maxlen}, "
+            f"out of memory on {device} at epoch {epoch} "
+            f"(batch_size={config.batch_size}, maxlen={model.maxlen}, "
             f"{n_params} parameters): {error}"
         ) from error
     model.load_state_dict(best_state)
