@@ -369,7 +369,7 @@ def test_guard_replaces_a_bad_llm_proposal_with_tpes_candidate(memory_url: str) 
     assert replaced, "a proposal far from every good trial must lose the screen"
     for trial in replaced:
         assert trial.user_attrs["vmle:fallback_reason"].startswith("screened out")
-        assert trial.user_attrs["vmle:screen"]["tpe"] > trial.user_attrs["vmle:screen"]["llm"]
+        assert trial.user_attrs["vmle:llm_proposal"]["x"] < -4.7  # the corner it asked for
         assert abs(trial.params["x"] - 2) < abs(-4.9 - 2)
 
 

@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
-from typing import Any
 
 import optuna
+import sqlalchemy
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial
 
 from optuna_vmle._client import LLMClient
+from optuna_vmle._clients import ClientPool
 from optuna_vmle._duplicates import DuplicateFinder
 from optuna_vmle._history import build_study_view
 from optuna_vmle._history import HistoryLimits
 from optuna_vmle._llm import LLMCallError
+from optuna_vmle._llm import LLMConfigurationError
 from optuna_vmle._llm import LLMReply
+from optuna_vmle._options import LLMOptions
+from optuna_vmle._options import TransferOptions
+from optuna_vmle._prompt_memory import memory_sections
+from optuna_vmle._prompt_memory import Retrieved
+from optuna_vmle._prompt_memory import similar_summaries
 from optuna_vmle._prompts import build_proposal_messages
 from optuna_vmle._prompts import build_repair_messages
 from optuna_vmle._proposal import InvalidProposal
 from optuna_vmle._proposal import parse_proposal
 from optuna_vmle._proposal import Proposal
 from optuna_vmle._proposal import proposal_schema
+from optuna_vmle._spend import spent_usd
+
+
+_logger = optuna.logging.get_logger(f"optuna.{__name__}")
 
 
 @dataclass
@@ -60,41 +72,98 @@ class ProposalResult:
     failure: str | None = None
     failure_kind: str | None = None
     usage: Usage = field(default_factory=Usage)
+    memory_ids: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
 class Proposer:
-    """Asks for the configuration of one trial from the task, the history and memory."""
+    """The propose flow of one trial: prompt (task, history, memory) -> LLM -> validation.
 
-    task: str
-    budget: int | None
-    history: HistoryLimits
-    max_repair_rounds: int
+    A transient failure, a cost cap reached or an unreadable transcript database gives a
+    result without a proposal (and its reason); a configuration error is raised unless
+    ``llm.on_configuration_error`` is ``"fallback"``.
+    """
+
+    def __init__(
+        self,
+        *,
+        task: str,
+        budget: int | None,
+        history: HistoryLimits,
+        llm: LLMOptions,
+        transfer: TransferOptions,
+        clients: ClientPool,
+    ) -> None:
+        self._task = task
+        self._budget = budget
+        self._history = history
+        self._llm = llm
+        self._transfer = transfer
+        self._clients = clients
+        # Retrieved once per study and process: summaries change rarely, prompts every trial.
+        self._retrieved: dict[str, Retrieved] = {}
+        self._lock = threading.Lock()
 
     def propose(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        search_space: Mapping[str, BaseDistribution],
+        find_duplicate: DuplicateFinder,
+        seed: int | None,
+    ) -> ProposalResult:
+        """Ask for a configuration of ``search_space`` for ``trial``."""
+        cap = self._llm.budget_usd
+        if cap is not None and spent_usd(study) >= cap:
+            return ProposalResult(None, failure=f"budget_usd={cap} reached", failure_kind="budget")
+        try:
+            sections, memory_ids = memory_sections(study, self.similar_summaries(study))
+        except (RuntimeError, sqlalchemy.exc.SQLAlchemyError) as error:
+            # The proposal works without memory, only less informed.
+            _logger.warning(f"Trial {trial.number}: memory unavailable for the prompt ({error}).")
+            sections, memory_ids = [], []
+        try:
+            client = self._clients.get(study, "proposal")
+            result = self._ask(client, study, trial, search_space, find_duplicate, sections, seed)
+        except LLMConfigurationError as error:
+            if self._llm.on_configuration_error == "raise":
+                raise
+            result = ProposalResult(None, failure=str(error), failure_kind="configuration")
+        except (RuntimeError, sqlalchemy.exc.SQLAlchemyError) as error:
+            # A broken transcript database must not stop the study.
+            failure = f"transcript database unavailable: {error}"
+            result = ProposalResult(None, failure=failure, failure_kind="database")
+        result.memory_ids = memory_ids
+        return result
+
+    def similar_summaries(self, study: optuna.Study) -> Retrieved:
+        """The summaries of similar past studies (cached per study in this process)."""
+        with self._lock:
+            cached = self._retrieved.get(study.study_name)
+        if cached is None:
+            cached = similar_summaries(study, self._transfer, self._clients.tables_url(study))
+            with self._lock:
+                self._retrieved[study.study_name] = cached
+        return cached
+
+    def _ask(
         self,
         client: LLMClient,
         study: optuna.Study,
         trial: FrozenTrial,
         search_space: Mapping[str, BaseDistribution],
-        *,
         find_duplicate: DuplicateFinder,
         memory_sections: Sequence[tuple[str, str]],
         seed: int | None,
     ) -> ProposalResult:
-        """Ask for a configuration; feed problems back up to ``max_repair_rounds`` times.
-
-        Raises:
-            LLMConfigurationError: the LLM cannot be reached as configured.
-        """
-        view = build_study_view(study, trial, self.history)
+        """Ask; feed problems back up to ``max_repair_rounds`` times."""
+        view = build_study_view(study, trial, self._history)
 
         def messages_with(sections: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
             return build_proposal_messages(
-                task=self.task,
+                task=self._task,
                 search_space=search_space,
                 view=view,
-                budget=self.budget,
+                budget=self._budget,
                 extra_sections=sections,
             )
 
@@ -103,7 +172,7 @@ class Proposer:
         key_messages = messages_with(()) if memory_sections else None
         schema = proposal_schema(search_space)
         result = ProposalResult(proposal=None)
-        for round_number in range(self.max_repair_rounds + 1):
+        for round_number in range(self._llm.max_repair_rounds + 1):
             try:
                 answer = client.ask(
                     messages,
@@ -138,18 +207,3 @@ class Proposer:
             result.failure = result.failure_kind = None
             return result
         return result
-
-
-def proposal_usage_attrs(model: str, usage: Usage) -> dict[str, Any]:
-    """The ``vmle:llm`` attribute of a trial."""
-    attrs: dict[str, Any] = {
-        "model": model,
-        "calls": usage.calls,
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "latency_s": round(usage.latency_s, 4),
-        "from_store": usage.from_store,
-    }
-    if usage.cost_usd is not None:
-        attrs["cost_usd"] = usage.cost_usd
-    return attrs

@@ -19,28 +19,22 @@ from optuna.trial import TrialState
 from optuna_vmle import _attrs
 from optuna_vmle._clients import ClientPool
 from optuna_vmle._decision import decide
-from optuna_vmle._decision import decision_attrs
+from optuna_vmle._decision import DecisionRecorder
 from optuna_vmle._duplicates import duplicate_finder
 from optuna_vmle._history import HistoryLimits
 from optuna_vmle._learning import Learner
-from optuna_vmle._llm import LLMConfigurationError
 from optuna_vmle._options import LearningOptions
 from optuna_vmle._options import LLMOptions
 from optuna_vmle._options import StoreOptions
 from optuna_vmle._options import TransferOptions
-from optuna_vmle._prompt_memory import memory_sections
-from optuna_vmle._prompt_memory import Retrieved
-from optuna_vmle._prompt_memory import similar_summaries
-from optuna_vmle._proposer import ProposalResult
-from optuna_vmle._proposer import proposal_usage_attrs
 from optuna_vmle._proposer import Proposer
 from optuna_vmle._providers import default_model
 from optuna_vmle._retrieval import transferred_configs
 from optuna_vmle._screen import screen_candidates
 from optuna_vmle._screen import ScreenResult
 from optuna_vmle._seeds import trial_seed
-from optuna_vmle._spend import spent_usd
 from optuna_vmle._warm_start import enqueue_warm_start
+from optuna_vmle._warm_start import WARM_PARAMS
 from optuna_vmle._warm_start import warm_start_params
 
 
@@ -130,13 +124,14 @@ class VirtualMLESampler(BaseSampler):
             task=task,
             budget=budget,
             history=history or HistoryLimits(),
-            max_repair_rounds=self._llm.max_repair_rounds,
+            llm=self._llm,
+            transfer=self._transfer,
+            clients=self._clients,
         )
+        self._recorder = DecisionRecorder(self._clients.model, type(self._fallback).__name__)
         self.learner = Learner(task=task, seed=seed, options=self._learning, clients=self._clients)
         self._intersection = IntersectionSearchSpace()
-        # Caches and once-per-process log state only; everything the search needs is in storage.
-        self._retrieved: dict[str, Retrieved] = {}
-        self._warned: set[tuple[str, str]] = set()
+        # Names sampled independently per running trial; the trial's attr is the durable copy.
         self._independent: dict[int, list[str]] = {}
         self._lock = threading.Lock()
 
@@ -171,15 +166,17 @@ class VirtualMLESampler(BaseSampler):
         if self._transfer.warm_start > 0:
             fixed.update(warm_start_params(study, trial))
         space = {name: d for name, d in search_space.items() if name not in fixed}
-        if not space:
-            self._record(study, trial, ProposalResult(None), None, fixed)
+        if not space:  # nothing to ask; after_trial records where the parameters came from
             return {name: fixed[name] for name in search_space if name in fixed}
         find_duplicate = duplicate_finder(study, trial, fixed)
-        result = self._ask_llm(study, trial, space, find_duplicate)
+        seed = trial_seed(self._seed, trial.number)
+        result = self._proposer.propose(study, trial, space, find_duplicate, seed)
         screened = None if fixed else self._screen(study, trial, space, result, find_duplicate)
-        params = self._record(study, trial, result, screened, fixed)
+        decision = decide(result, screened, enqueued=bool(fixed))
+        params = decision.params
         if params is None:
             params = self._fallback_relative(study, trial, space)
+        self._recorder.record(study, trial, decision, result, screened, {**params, **fixed})
         return {**params, **{name: fixed[name] for name in search_space if name in fixed}}
 
     def sample_independent(
@@ -206,8 +203,8 @@ class VirtualMLESampler(BaseSampler):
         with self._lock:
             self._independent.pop(trial._trial_id, None)
         if _attrs.SOURCE not in trial.user_attrs:  # sample_relative was never called
-            fixed = trial.system_attrs.get("fixed_params")
-            source = _attrs.SOURCE_ENQUEUED if fixed else _attrs.SOURCE_FALLBACK
+            given = trial.system_attrs.get("fixed_params") or trial.system_attrs.get(WARM_PARAMS)
+            source = _attrs.SOURCE_ENQUEUED if given else _attrs.SOURCE_FALLBACK
             _attrs.set_trial_attrs(study, trial._trial_id, {_attrs.SOURCE: source})
         self._fallback.after_trial(study, trial, state, values)
         if self._learning.background:
@@ -239,39 +236,6 @@ class VirtualMLESampler(BaseSampler):
             study, descriptors={**self._transfer.descriptors, **(descriptors or {})}, use_llm=use_llm
         )
 
-    def _ask_llm(self, study, trial, space, find_duplicate) -> ProposalResult:  # type: ignore[no-untyped-def]
-        budget = self._llm.budget_usd
-        if budget is not None and spent_usd(study) >= budget:
-            self._warn_once(study, "budget", f"the LLM cost reached budget_usd={budget}; "
-                            "the fallback sampler decides from now on")
-            return ProposalResult(None, failure="budget_usd reached", failure_kind="budget")
-        try:
-            sections, ids = memory_sections(study, self._similar(study))
-        except Exception as error:  # The proposal works without memory, only less informed.
-            _logger.warning(f"Trial {trial.number}: memory unavailable for the prompt ({error}).")
-            sections, ids = [], []
-        if ids:
-            _attrs.set_trial_attrs(study, trial._trial_id, {_attrs.MEMORY_IDS: ids})
-        try:
-            return self._proposer.propose(
-                self._clients.get(study, "proposal"),
-                study,
-                trial,
-                space,
-                find_duplicate=find_duplicate,
-                memory_sections=sections,
-                seed=trial_seed(self._seed, trial.number),
-            )
-        except LLMConfigurationError as error:
-            if self._llm.on_configuration_error == "raise":
-                raise
-            return ProposalResult(None, failure=str(error), failure_kind="configuration")
-        except optuna.exceptions.StorageInternalError:
-            raise
-        except Exception as error:  # A broken transcript database must not stop the study.
-            return ProposalResult(None, failure=f"transcript database unavailable: {error}",
-                                  failure_kind="database")
-
     def _screen(self, study, trial, space, result, find_duplicate) -> ScreenResult | None:  # type: ignore[no-untyped-def]
         """The guarded choice (see ``_screen``), or None when the guard is off or fails."""
         if self._llm_bonus is None or not isinstance(self._fallback, TPESampler):
@@ -292,33 +256,6 @@ class VirtualMLESampler(BaseSampler):
             _logger.warning(f"Trial {trial.number}: screening skipped ({error}).")
             return None
 
-    def _record(self, study, trial, result, screened, fixed) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
-        """Record the decision in the trial's attrs, log it, and return its relative params."""
-        decision = decide(result, screened, enqueued=bool(fixed))
-        if not result.usage.calls and fixed:
-            decision = type(decision)(decision.params, _attrs.SOURCE_ENQUEUED, None, None)
-        ran = {**(decision.params or {}), **fixed}
-        usage = proposal_usage_attrs(self.model, result.usage)
-        attrs = decision_attrs(decision, result, screened, ran, usage)
-        _attrs.set_trial_attrs(study, trial._trial_id, attrs)
-        latency = f" after {result.usage.latency_s:.1f} s of LLM calls" if result.usage.calls else ""
-        why = attrs.get(_attrs.RATIONALE) if decision.reason is None else decision.reason
-        _logger.info(f"Trial {trial.number}: {decision.source}{latency}" + (f": {why}" if why else "."))
-        if decision.reason_kind not in (None, "guard"):
-            self._warn_once(study, decision.reason_kind, decision.reason or "")
-        return decision.params
-
-    def _warn_once(self, study: Study, kind: str, reason: str) -> None:
-        with self._lock:
-            first = (study.study_name, kind) not in self._warned
-            self._warned.add((study.study_name, kind))
-        if first:
-            _logger.warning(
-                f"LLM proposal unusable ({kind}): {reason}; using "
-                f"{type(self._fallback).__name__}. Further '{kind}' fallbacks are counted in "
-                "the trials' vmle:fallback_kind (python -m optuna_vmle show) without a warning."
-            )
-
     def _fallback_relative(
         self, study: Study, trial: FrozenTrial, space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
@@ -327,23 +264,15 @@ class VirtualMLESampler(BaseSampler):
         # Only parameters in our space may be returned; the rest go through sample_independent.
         return {name: value for name, value in params.items() if name in space}
 
-    def _similar(self, study: Study) -> Retrieved:
-        # Retrieved once per study and process: summaries change rarely, prompts every trial.
-        with self._lock:
-            cached = self._retrieved.get(study.study_name)
-        if cached is None:
-            cached = similar_summaries(study, self._transfer, self._clients.tables_url(study))
-            with self._lock:
-                self._retrieved[study.study_name] = cached
-        return cached
-
     def _warm_start(self, study: Study, trial: FrozenTrial) -> None:
         if self._search_space is None:
             _logger.warning("warm_start needs search_space; no configuration was transferred.")
             return
         try:
             configs = transferred_configs(
-                self._similar(study), self._search_space, self._transfer.warm_start
+                self._proposer.similar_summaries(study),
+                self._search_space,
+                self._transfer.warm_start,
             )
             enqueue_warm_start(study, trial, configs)
         except (RuntimeError, sqlalchemy.exc.SQLAlchemyError) as error:
