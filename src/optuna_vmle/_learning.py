@@ -195,7 +195,8 @@ class Learner:
         trial = _finished_trial(study, number, _FINISH_WAIT_S if wait else 0.0)
         if trial is None or number in memory.noted_trials():
             return
-        memory.claim(number, self._worker, time.time())
+        if not wait:  # an orphan: tell the other workers' learners that this one has it
+            memory.claim(number, self._worker, time.time())
         values = trial.values if trial.state == TrialState.COMPLETE else None
         note, reply = reflect_on_trial(
             self._clients.get(study, "reflection"),
