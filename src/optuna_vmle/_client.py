@@ -93,16 +93,22 @@ class JSONAnswer(Generic[Parsed]):
     error: str | None
 
 
+@dataclass(frozen=True)
+class Purpose:
+    """What a request is for, as the transcript store records it; ``seed`` is the LLM seed."""
+
+    name: str
+    study_name: str | None
+    trial_number: int | None
+    seed: int | None
+
+
 def ask_json(
     client: LLMClient,
     messages: list[dict[str, str]],
     json_schema: dict[str, Any],
     parse: Callable[[str], Parsed],
-    *,
-    seed: int | None,
-    purpose: str,
-    study_name: str | None,
-    trial_number: int | None,
+    purpose: Purpose,
 ) -> JSONAnswer[Parsed]:
     """Ask once and parse the reply; a failed call or a reply ``parse`` rejects (``ValueError``)
     gives ``value=None`` and the reason, so the caller can use its deterministic fallback.
@@ -114,10 +120,10 @@ def ask_json(
         reply = client.ask(
             messages,
             json_schema,
-            seed=seed,
-            purpose=purpose,
-            study_name=study_name,
-            trial_number=trial_number,
+            seed=purpose.seed,
+            purpose=purpose.name,
+            study_name=purpose.study_name,
+            trial_number=purpose.trial_number,
         ).reply
         return JSONAnswer(parse(reply.content), reply, None)
     except (LLMCallError, ValueError) as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import uuid
 from collections.abc import Collection
 from collections.abc import Mapping
@@ -11,6 +12,7 @@ from typing import Any
 import optuna
 
 from optuna_vmle._client import ask_json
+from optuna_vmle._client import Purpose
 from optuna_vmle._client import LLMClient
 from optuna_vmle._evidence import clean_summary
 from optuna_vmle._evidence import clean_texts
@@ -48,16 +50,9 @@ def distill_summary(
             evidence=evidence,
             max_rules=MAX_RULES,
         )
-        answer = ask_json(
-            client,
-            messages,
-            distill_schema(),
-            lambda text: parse_rules(text, vocabulary),
-            seed=seed,
-            purpose="distill",
-            study_name=study.study_name,
-            trial_number=None,
-        )
+        purpose = Purpose("distill", study.study_name, None, seed)
+        parse = functools.partial(parse_rules, vocabulary=vocabulary)
+        answer = ask_json(client, messages, distill_schema(), parse, purpose)
         if answer.error is not None:
             _logger.warning(f"Distilling rules with the LLM failed ({answer.error}); using the insights.")
         rules = answer.value or rules

@@ -8,6 +8,7 @@ when the LLM fails.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from typing import Any
 import optuna
 
 from optuna_vmle._client import ask_json
+from optuna_vmle._client import Purpose
 from optuna_vmle._client import LLMClient
 from optuna_vmle._prompts import build_insights_messages
 from optuna_vmle._proposal import extract_json_object
@@ -74,16 +76,9 @@ def consolidate_notes(
             max_items=MAX_ITEMS,
         )
         known = {int(note["trial"]) for note in notes}
-        answer = ask_json(
-            client,
-            messages,
-            insights_schema(),
-            lambda text: parse_insights(text, known, vocabulary),
-            seed=seed,
-            purpose="insights",
-            study_name=study_name,
-            trial_number=None,
-        )
+        purpose = Purpose("insights", study_name, None, seed)
+        parse = functools.partial(parse_insights, known_trials=known, vocabulary=vocabulary)
+        answer = ask_json(client, messages, insights_schema(), parse, purpose)
         if answer.value is not None:
             return {**answer.value, "method": "llm"}
         _logger.warning(f"Insights consolidation by the LLM failed ({answer.error}); ranking rules.")

@@ -8,6 +8,7 @@ text: only strings are kept, each truncated, and nothing in it is ever executed.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Collection
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from optuna.trial import TrialState
 
 from optuna_vmle import _attrs
 from optuna_vmle._client import ask_json
+from optuna_vmle._client import Purpose
 from optuna_vmle._client import LLMClient
 from optuna_vmle._llm import LLMReply
 from optuna_vmle._prompts import build_reflection_messages
@@ -129,16 +131,9 @@ def reflect_on_trial(
         outcome=facts.outcome,
         expectation=facts.expectation,
     )
-    answer = ask_json(
-        client,
-        messages,
-        reflection_schema(),
-        lambda text: parse_reflection(text, vocabulary),
-        seed=seed,
-        purpose="reflection",
-        study_name=study.study_name,
-        trial_number=trial.number,
-    )
+    purpose = Purpose("reflection", study.study_name, trial.number, seed)
+    parse = functools.partial(parse_reflection, vocabulary=vocabulary)
+    answer = ask_json(client, messages, reflection_schema(), parse, purpose)
     if answer.value is not None:
         note.update(answer.value)
     else:
