@@ -136,6 +136,13 @@ class BayesmarkProblem(Problem):
     def descriptors(self) -> dict[str, str | float]:
         return {"problem": self.name, "model": self.model, "dataset": self.dataset}
 
+    def reference_worst(self) -> float | None:
+        """Bayesmark's ``clip``, the median loss of a random configuration, estimated from the
+        cached pool (2,000 fresh cross-validations would cost minutes)."""
+        from _simulated_llms import truth_pool
+
+        return float(np.median([value for _, value in truth_pool(self)]))
+
 
 @functools.lru_cache(maxsize=4096)
 def _cv_loss(model: str, dataset: str, metric: str, params: tuple[tuple[str, Any], ...]) -> float:
