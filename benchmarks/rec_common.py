@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -74,7 +75,8 @@ class ResultsFile:
         return record
 
     def save(self) -> None:
-        with open(self.path.with_suffix(".lock"), "w") as lock:
+        lock_name = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:16] + ".lock"
+        with open(Path(tempfile.gettempdir()) / lock_name, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             stored = self._read()
             runs = {**stored.get("runs", {}), **{key: self.runs[key] for key in self._mine}}

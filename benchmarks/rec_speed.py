@@ -141,7 +141,7 @@ class ReferenceSASRec:
             )
             loss.backward()
             self.optimizer.step()
-        return float(loss)
+        return loss.item()
 
     def close(self) -> None:
         self.sampler.close()
