@@ -9,13 +9,14 @@ import os
 from pathlib import Path
 import statistics
 import sys
+import tempfile
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _paths import DATA_DIR
 
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+REPORTS_DIR = Path(__file__).resolve().parent / "reports" / "rec"
 
 DATA_HELP = """\
 The benchmark data is not in {data_dir} (missing: {missing}).

@@ -35,6 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rec_common import data_file
 from rec_common import mean_std
+from rec_common import REPORTS_DIR
 from rec_common import require_files
 from rec_common import ResultsFile
 from rec_common import train_and_record
@@ -46,7 +47,6 @@ from optuna_vmle.rec import SASRec
 from optuna_vmle.rec import TrainingConfig
 
 
-REPORTS = Path(__file__).resolve().parent / "reports" / "rec"
 SASREC = {"hidden_size": 64, "num_blocks": 2, "num_heads": 2, "init": "normal"}
 CONFIGS = {
     "sasrec_bce": {
@@ -107,7 +107,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--maxlen", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default=None)
-    parser.add_argument("--out", default=str(REPORTS / "quality.json"))
+    parser.add_argument("--out", default=str(REPORTS_DIR / "quality.json"))
     parser.add_argument(
         "--summary-only", action="store_true", help="print the summary of stored runs"
     )

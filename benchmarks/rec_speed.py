@@ -33,6 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rec_common import data_file
+from rec_common import REPORTS_DIR
 from rec_common import require_files
 
 from optuna_vmle.rec import evaluate
@@ -43,9 +44,6 @@ from optuna_vmle.rec import model_spec
 from optuna_vmle.rec import select_device
 from optuna_vmle.rec import train_epoch
 from optuna_vmle.rec import TrainingConfig
-
-
-REPORTS = Path(__file__).resolve().parent / "reports" / "rec"
 
 
 def parse_args() -> argparse.Namespace:
@@ -239,7 +237,7 @@ def main() -> None:
         "load_average": os.getloadavg(),
         "platform": platform.platform(),
     }
-    out = Path(args.out or REPORTS / f"speed_{args.model}_{args.loss}.json")
+    out = Path(args.out or REPORTS_DIR / f"speed_{args.model}_{args.loss}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2))
     keys = (

@@ -32,6 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rec_common import data_file
 from rec_common import mean_std
+from rec_common import REPORTS_DIR
 from rec_common import require_files
 from rec_common import ResultsFile
 from rec_common import train_and_record
@@ -42,7 +43,6 @@ from optuna_vmle.rec import model_spec
 from optuna_vmle.rec import TrainingConfig
 
 
-REPORTS = Path(__file__).resolve().parent / "reports" / "rec"
 FIXED = {"loss": "sampled_softmax", "num_negatives": 500, "max_epochs": 20, "patience": 3}
 CONFIGS = {
     "hstu_baby": {
@@ -92,7 +92,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default=None)
-    parser.add_argument("--out", default=str(REPORTS / "virtualmle.json"))
+    parser.add_argument("--out", default=str(REPORTS_DIR / "virtualmle.json"))
     parser.add_argument("--summary-only", action="store_true")
     return parser.parse_args()
 
