@@ -13,6 +13,7 @@ from optuna_vmle.rec import hstu_search_space
 from optuna_vmle.rec import leave_one_out
 from optuna_vmle.rec import make_synthetic_dataset
 from optuna_vmle.rec import random_ranking_ndcg
+from optuna_vmle.rec import rec_objective
 from optuna_vmle.rec import RecTrainingError
 from optuna_vmle.rec import SASRec
 from optuna_vmle.rec import sasrec_objective
@@ -192,3 +193,30 @@ def test_recall_at_10_can_be_the_selection_metric(dataset):
     assert trial.value == max(trial.intermediate_values.values())
     with pytest.raises(ValueError, match="selection_metric"):
         sasrec_objective(dataset, metric="recall@10")
+
+
+def test_a_registered_model_gets_an_objective(dataset, monkeypatch):
+    from optuna_vmle.rec import model_spec
+    from optuna_vmle.rec import MODELS
+    from optuna_vmle.rec import ModelSpec
+    from optuna_vmle.rec import register_model
+
+    built = []
+
+    def build(n_items, params):
+        built.append(params["hidden_size"])
+        return SASRec(n_items=n_items, maxlen=params["maxlen"], hidden_size=params["hidden_size"])
+
+    space = {**sasrec_search_space(), "hidden_size": CategoricalDistribution([8, 16])}
+    monkeypatch.setitem(MODELS, "tiny", None)  # restored (removed) after the test
+    register_model(ModelSpec(name="Tiny", build=build, search_space=lambda: dict(space)))
+    assert model_spec("TINY").name == "Tiny"
+    objective = rec_objective(
+        "tiny", dataset, search_space={**SMALL, "hidden_size": 8, "loss": "bce"}, max_epochs=1
+    )
+    assert objective.model_name == "Tiny" and "Tiny" in objective.task_description
+    study = optuna.create_study(direction="maximize")
+    study.optimize(objective, n_trials=1)
+    assert built == [8] and study.trials[0].state == optuna.trial.TrialState.COMPLETE
+    with pytest.raises(ValueError, match="unknown model 'bert4rec'; registered: .*'sasrec'"):
+        rec_objective("bert4rec", dataset)
