@@ -252,3 +252,16 @@ def test_objective_builds_models_without_touching_the_global_random_state(split)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
     study.optimize(objective, n_trials=1)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_windows_longer_than_a_fixed_maxlen_are_refused_up_front(split):
+    with pytest.raises(
+        ValueError, match=r"train_window_size \[10, 20\] longer than the fixed maxlen 8"
+    ):
+        rec_objective("sasrec", split, search_space={"maxlen": 8})
+    objective = rec_objective(
+        "sasrec",
+        split,
+        search_space={"maxlen": 8, "train_window_size": CategoricalDistribution([0, 4])},
+    )
+    assert objective.search_space["train_window_size"].choices == (0, 4)

@@ -88,6 +88,20 @@ def _describe(
     )
 
 
+def _check_windows_fit(space: Mapping[str, Any]) -> None:
+    """Refuse training windows longer than a fixed ``maxlen`` up front (every trial would fail)."""
+    maxlen, window = space["maxlen"], space["train_window_size"]
+    if isinstance(maxlen, BaseDistribution):
+        return
+    choices = window.choices if isinstance(window, CategoricalDistribution) else [window]
+    too_long = [w for w in choices if isinstance(w, int) and w > maxlen]
+    if too_long:
+        raise ValueError(
+            f"train_window_size {too_long} longer than the fixed maxlen {maxlen}: "
+            "fix train_window_size or give it shorter choices in search_space"
+        )
+
+
 def _metric_name(metric: str) -> str:
     """``ndcg@10`` -> ``NDCG@10``; ``hr@10`` -> ``Recall@10`` (one relevant item per user)."""
     return metric.upper().replace("HR@", "Recall@")
@@ -138,6 +152,7 @@ class RecObjective:
         merged = {**default_space, **(search_space or {})}
         self.search_space = {k: v for k, v in merged.items() if isinstance(v, BaseDistribution)}
         self.fixed_params = {k: v for k, v in merged.items() if not isinstance(v, BaseDistribution)}
+        _check_windows_fit(merged)
         self._names = list(merged)
         self.model_name = spec.name
         self._build_model = spec.build
