@@ -26,15 +26,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 import random
 import signal
 import subprocess
 import sys
 import time
+from typing import Any
 import uuid
 import warnings
-from pathlib import Path
-from typing import Any
 
 import optuna
 
@@ -73,7 +73,8 @@ def objective(trial: optuna.Trial) -> float:
 def scripted_model(seed: int, latency: tuple[float, float], faults: float) -> str:
     """An in-process LLM with latency, timeouts and malformed replies, registered in litellm."""
     from optuna_vmle._providers import import_litellm
-    from optuna_vmle.testing import random_valid_reply, ScriptedLLM
+    from optuna_vmle.testing import random_valid_reply
+    from optuna_vmle.testing import ScriptedLLM
 
     litellm = import_litellm()
     rng = random.Random(seed)
@@ -92,8 +93,14 @@ def scripted_model(seed: int, latency: tuple[float, float], faults: float) -> st
 
 
 def worker(args: argparse.Namespace) -> None:
-    from optuna_vmle import LearningOptions, LLMOptions, StoreOptions, VirtualMLESampler
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.distributions import CategoricalDistribution
+    from optuna.distributions import FloatDistribution
+    from optuna.distributions import IntDistribution
+
+    from optuna_vmle import LearningOptions
+    from optuna_vmle import LLMOptions
+    from optuna_vmle import StoreOptions
+    from optuna_vmle import VirtualMLESampler
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = make_storage(args.storage, heartbeat=not args.storage.startswith("journal:"))
@@ -114,7 +121,9 @@ def worker(args: argparse.Namespace) -> None:
             seed=seed,
             llm=LLMOptions(timeout=5.0),
             store=StoreOptions(url=tables, reuse="never"),
-            learning=LearningOptions(insight_interval=10, timeout=5.0, orphan_grace_s=args.orphan_grace),
+            learning=LearningOptions(
+                insight_interval=10, timeout=5.0, orphan_grace_s=args.orphan_grace
+            ),
         )
     study = optuna.load_study(study_name=args.study, storage=storage, sampler=sampler)
     stop = optuna.study.MaxTrialsCallback(args.trials, states=(optuna.trial.TrialState.COMPLETE,))
@@ -125,7 +134,8 @@ def worker(args: argparse.Namespace) -> None:
 
 def final_pass(args: argparse.Namespace) -> dict[str, Any]:
     """What any later worker's learner would do: note the orphans, consolidate."""
-    from optuna_vmle import Learner, LearningOptions
+    from optuna_vmle import Learner
+    from optuna_vmle import LearningOptions
 
     storage = make_storage(args.storage, heartbeat=False)
     study = optuna.load_study(study_name=args.study, storage=storage)
@@ -143,7 +153,8 @@ def final_pass(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def check(args: argparse.Namespace) -> dict[str, Any]:
-    from optuna_vmle._memory import INSIGHTS_PREFIX, NOTE_PREFIX
+    from optuna_vmle._memory import INSIGHTS_PREFIX
+    from optuna_vmle._memory import NOTE_PREFIX
 
     storage = make_storage(args.storage, heartbeat=False)
     study = optuna.load_study(study_name=args.study, storage=storage)
@@ -152,7 +163,9 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
     notes = {k: v for k, v in attrs.items() if k.startswith(NOTE_PREFIX)}
     noted = [int(v["trial"]) for v in notes.values()]
     finished = {t.number for t in trials if t.state.is_finished()}
-    versions = sorted(int(k[len(INSIGHTS_PREFIX):]) for k in attrs if k.startswith(INSIGHTS_PREFIX))
+    versions = sorted(
+        int(k[len(INSIGHTS_PREFIX) :]) for k in attrs if k.startswith(INSIGHTS_PREFIX)
+    )
     states = {s.name: sum(t.state == s for t in trials) for s in optuna.trial.TrialState}
     return {
         "trials": len(trials),
@@ -160,7 +173,7 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
         "finished_without_note": len(finished - set(noted)),
         "duplicate_notes": len(noted) - len(set(noted)),
         "notes_not_matching_their_key": sum(
-            int(k[len(NOTE_PREFIX):]) != int(v["trial"]) for k, v in notes.items()
+            int(k[len(NOTE_PREFIX) :]) != int(v["trial"]) for k, v in notes.items()
         ),
         "insight_versions": versions,
         "insights_consistent": all(v <= len(notes) for v in versions)
@@ -172,9 +185,25 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace, sampler: str, kills: int) -> dict[str, Any]:
     study_name = f"soak-{sampler}-{uuid.uuid4().hex[:8]}"
     optuna.create_study(study_name=study_name, storage=make_storage(args.storage, heartbeat=False))
-    base = [sys.executable, __file__, "--worker", "--storage", args.storage, "--study", study_name,
-            "--trials", str(args.trials), "--sampler", sampler, "--faults", str(args.faults),
-            "--orphan-grace", str(args.orphan_grace), "--latency", *map(str, args.latency)]
+    base = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--storage",
+        args.storage,
+        "--study",
+        study_name,
+        "--trials",
+        str(args.trials),
+        "--sampler",
+        sampler,
+        "--faults",
+        str(args.faults),
+        "--orphan-grace",
+        str(args.orphan_grace),
+        "--latency",
+        *map(str, args.latency),
+    ]
     rng = random.Random(args.seed)
     next_seed = iter(range(10_000))
 
@@ -219,11 +248,18 @@ def run(args: argparse.Namespace, sampler: str, kills: int) -> dict[str, Any]:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
     args.study = study_name
-    result: dict[str, Any] = {"sampler": sampler, "study": study_name, "kills": len(killed_pids),
-                              "wall_s": round(wall, 1), "failed_by_driver": failed_by_driver}
+    result: dict[str, Any] = {
+        "sampler": sampler,
+        "study": study_name,
+        "kills": len(killed_pids),
+        "wall_s": round(wall, 1),
+        "failed_by_driver": failed_by_driver,
+    }
     trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     result["complete_per_min"] = round(len(trials) / (wall / 60), 2)
-    sampler_s = [float(t.user_attrs["soak:sampler_s"]) for t in trials if "soak:sampler_s" in t.user_attrs]
+    sampler_s = [
+        float(t.user_attrs["soak:sampler_s"]) for t in trials if "soak:sampler_s" in t.user_attrs
+    ]
     llm_s = [float((t.user_attrs.get("vmle:llm") or {}).get("latency_s", 0.0)) for t in trials]
     result["sampler_s_per_trial"] = round(sum(sampler_s) / max(len(sampler_s), 1), 3)
     result["sampler_s_per_trial_without_llm"] = round(
@@ -236,7 +272,9 @@ def run(args: argparse.Namespace, sampler: str, kills: int) -> dict[str, Any]:
 
 
 def _pids_running_a_trial(storage_spec: str, study_name: str) -> set[int]:
-    study = optuna.load_study(study_name=study_name, storage=make_storage(storage_spec, heartbeat=False))
+    study = optuna.load_study(
+        study_name=study_name, storage=make_storage(storage_spec, heartbeat=False)
+    )
     running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
     return {int(t.user_attrs["soak:pid"]) for t in running if "soak:pid" in t.user_attrs}
 
@@ -247,7 +285,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--kills", type=int, default=6)
-    parser.add_argument("--first-kill", type=float, default=20.0, help="seconds before the first kill")
+    parser.add_argument(
+        "--first-kill", type=float, default=20.0, help="seconds before the first kill"
+    )
     parser.add_argument("--kill-every", type=float, default=15.0)
     parser.add_argument("--latency", type=float, nargs=2, default=[0.2, 3.0])
     parser.add_argument("--faults", type=float, default=0.1, help="share of timeouts + malformed")
@@ -269,8 +309,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.worker:
         worker(args)
         return {}
-    summary: dict[str, Any] = {"storage": args.storage.split(":")[0], "workers": args.workers,
-                               "trials": args.trials}
+    summary: dict[str, Any] = {
+        "storage": args.storage.split(":")[0],
+        "workers": args.workers,
+        "trials": args.trials,
+    }
     summary["vmle"] = run(args, "vmle", args.kills)
     if args.compare:
         summary["tpe"] = run(args, "tpe", 0)

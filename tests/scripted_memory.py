@@ -3,9 +3,9 @@ callable answers each request according to the schema it asks for."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
 from optuna_vmle.testing import random_valid_reply
@@ -53,7 +53,8 @@ def by_purpose(
         "params": proposal or random_valid_reply(0),
         "verdict": reflection or reflection_reply(),
         "principles": insights or insights_reply(),
-        "rules": distill or (lambda m, s: json.dumps({"rules": ["widen the blocks before raising lr"]})),
+        "rules": distill
+        or (lambda m, s: json.dumps({"rules": ["widen the blocks before raising lr"]})),
     }
 
     def reply(messages: list[dict[str, str]], schema: dict[str, Any]) -> str:

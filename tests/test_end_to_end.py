@@ -7,9 +7,9 @@ import math
 import optuna
 import pytest
 
+from optuna_vmle import _providers
 from optuna_vmle import StoreOptions
 from optuna_vmle import VirtualMLESampler
-from optuna_vmle import _providers
 
 
 pytest.importorskip("llama_cpp")
@@ -28,13 +28,21 @@ def objective(trial: optuna.Trial) -> float:
     dropout = trial.suggest_float("dropout", 0.0, 0.6)
     hidden = trial.suggest_categorical("hidden", [32, 64, 128, 256])
     blocks = trial.suggest_int("blocks", 1, 4)
-    return (math.log10(lr) + 2.5) ** 2 + (dropout - 0.25) ** 2 + abs(math.log2(hidden) - 7) / 3 + abs(blocks - 2) / 5
+    return (
+        (math.log10(lr) + 2.5) ** 2
+        + (dropout - 0.25) ** 2
+        + abs(math.log2(hidden) - 7) / 3
+        + abs(blocks - 2) / 5
+    )
 
 
 def test_embedded_model_study_has_provenance_and_replays_without_llm(tmp_path, monkeypatch) -> None:
     memory_url = f"sqlite:///{tmp_path / 'memory.db'}"
     sampler = VirtualMLESampler(
-        task="Minimise a validation loss.", search_space=SPACE, seed=3, store=StoreOptions(url=memory_url)
+        task="Minimise a validation loss.",
+        search_space=SPACE,
+        seed=3,
+        store=StoreOptions(url=memory_url),
     )
     study = optuna.create_study(sampler=sampler)
     study.optimize(objective, n_trials=20)

@@ -8,8 +8,8 @@ import logging
 
 import httpx
 import optuna
-import pytest
 from optuna.distributions import FloatDistribution
+import pytest
 
 from optuna_vmle import LearningOptions
 from optuna_vmle import LLMConfigurationError
@@ -58,9 +58,13 @@ def sampler_for(model: str, memory_url: str, **llm_options) -> VirtualMLESampler
             model="m",
             response=httpx.Response(403, request=httpx.Request("POST", "http://127.0.0.1")),
         ),
-        litellm.BadRequestError("LLM Provider NOT provided. Pass in the provider", model="m", llm_provider=""),
+        litellm.BadRequestError(
+            "LLM Provider NOT provided. Pass in the provider", model="m", llm_provider=""
+        ),
         litellm.InternalServerError(
-            "OpenAIException - Missing credentials. Please pass an `api_key`", llm_provider="openai", model="m"
+            "OpenAIException - Missing credentials. Please pass an `api_key`",
+            llm_provider="openai",
+            model="m",
         ),
     ],
     ids=["auth", "not-found", "permission", "unknown-provider", "missing-credentials"],
@@ -74,10 +78,16 @@ def test_configuration_errors_are_classified_as_such(error: Exception) -> None:
     [
         (litellm.Timeout("timed out", model="m", llm_provider="openai"), "timeout"),
         (litellm.RateLimitError("slow down", llm_provider="openai", model="m"), "rate_limit"),
-        (litellm.APIConnectionError("connection reset", llm_provider="openai", model="m"), "connection"),
+        (
+            litellm.APIConnectionError("connection reset", llm_provider="openai", model="m"),
+            "connection",
+        ),
         (litellm.ServiceUnavailableError("503", llm_provider="openai", model="m"), "server"),
         (litellm.InternalServerError("upstream 500", llm_provider="openai", model="m"), "server"),
-        (litellm.ContextWindowExceededError("too long", model="m", llm_provider="openai"), "context_window"),
+        (
+            litellm.ContextWindowExceededError("too long", model="m", llm_provider="openai"),
+            "context_window",
+        ),
     ],
 )
 def test_transient_errors_get_their_kind(error: Exception, kind: str) -> None:
@@ -95,7 +105,11 @@ def test_unknown_provider_stops_the_study_at_the_first_trial(memory_url: str) ->
 
 def test_missing_key_stops_the_study_and_names_what_to_set(monkeypatch, memory_url: str) -> None:
     llm = ScriptedLLM(
-        [litellm.AuthenticationError("Missing Anthropic API Key", llm_provider="anthropic", model="m")]
+        [
+            litellm.AuthenticationError(
+                "Missing Anthropic API Key", llm_provider="anthropic", model="m"
+            )
+        ]
     )
     study = optuna.create_study(sampler=sampler_for(llm.register("keyless"), memory_url))
     with pytest.raises(LLMConfigurationError, match="KEYLESS_API_KEY"):
@@ -148,7 +162,9 @@ def test_sampler_logs_follow_optunas_verbosity(memory_url: str) -> None:
     optuna.logging.set_verbosity(optuna.logging.INFO)
     try:
         study.optimize(objective, n_trials=1)
-        assert any(m.startswith("Trial 0: llm after") and "x=0.25 next" in m for m in records.messages)
+        assert any(
+            m.startswith("Trial 0: llm after") and "x=0.25 next" in m for m in records.messages
+        )
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         study.optimize(objective, n_trials=1)
         assert not any(m.startswith("Trial 1:") for m in records.messages)

@@ -11,11 +11,18 @@ from typing import Any
 
 import pytest
 
-from optuna_vmle import _llm, _local_model, _providers
-from optuna_vmle._llm import LLMCallError, LLMConfigurationError, complete_json
-from optuna_vmle._local_model import GGUF_OVERRIDE_ENV, LocalModelError, locate_gguf
+from optuna_vmle import _llm
+from optuna_vmle import _local_model
+from optuna_vmle import _providers
+from optuna_vmle._llm import complete_json
+from optuna_vmle._llm import LLMCallError
+from optuna_vmle._llm import LLMConfigurationError
+from optuna_vmle._local_model import GGUF_OVERRIDE_ENV
+from optuna_vmle._local_model import LocalModelError
+from optuna_vmle._local_model import locate_gguf
 from optuna_vmle._providers import DEFAULT_MODEL as DEFAULT_LOCAL_MODEL
 from optuna_vmle._providers import LOCAL_PROVIDER_PREFIX
+
 
 SCHEMA = {
     "type": "object",
@@ -34,9 +41,7 @@ MESSAGES = [{"role": "user", "content": "Propose hyperparameters as JSON."}]
 class FakeLlama:
     """Stands in for ``llama_cpp.Llama``: one token per word, ``steps`` generation steps."""
 
-    def __init__(
-        self, text: str, *, steps: int = 1, step_s: float = 0.0, n_ctx: int = 512
-    ):
+    def __init__(self, text: str, *, steps: int = 1, step_s: float = 0.0, n_ctx: int = 512):
         self.text, self.steps, self.step_s, self._n_ctx = text, steps, step_s, n_ctx
 
     def tokenize(self, data: bytes, add_bos: bool, special: bool) -> list[int]:
@@ -45,9 +50,7 @@ class FakeLlama:
     def n_ctx(self) -> int:
         return self._n_ctx
 
-    def create_completion(
-        self, *, prompt: list[int], stopping_criteria: Any, **_: Any
-    ) -> dict:
+    def create_completion(self, *, prompt: list[int], stopping_criteria: Any, **_: Any) -> dict:
         for _step in range(self.steps):
             if stopping_criteria(prompt, None):
                 break
@@ -104,9 +107,7 @@ def test_importing_the_module_imports_neither_litellm_nor_llama_cpp() -> None:
         "import sys, optuna_vmle._local_model; "
         "print('litellm' in sys.modules, 'llama_cpp' in sys.modules)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
 
@@ -114,9 +115,7 @@ def test_missing_weights_error_says_how_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv(GGUF_OVERRIDE_ENV, raising=False)
-    monkeypatch.setitem(
-        _local_model._KNOWN_MODELS, "smollm2-135m", ("no-such-dist-vmle", "m.gguf")
-    )
+    monkeypatch.setitem(_local_model._KNOWN_MODELS, "smollm2-135m", ("no-such-dist-vmle", "m.gguf"))
     with pytest.raises(LocalModelError) as error:
         locate_gguf("smollm2-135m")
     assert 'pip install "optuna-vmle[local]"' in str(error.value)
@@ -129,9 +128,7 @@ def test_unknown_model_name_lists_known_models(monkeypatch: pytest.MonkeyPatch) 
         locate_gguf("no-such-model")
 
 
-def test_env_override_selects_any_gguf(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
-) -> None:
+def test_env_override_selects_any_gguf(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     gguf = tmp_path / "other.gguf"
     gguf.write_bytes(b"GGUF")
     monkeypatch.setenv(GGUF_OVERRIDE_ENV, str(gguf))
@@ -170,9 +167,7 @@ def test_valid_reply_comes_back_with_usage(isolated_providers: None) -> None:
     ],
     ids=["enum", "integer", "required", "truncated"],
 )
-def test_reply_breaking_the_schema_is_an_error(
-    isolated_providers: None, bad_reply: str
-) -> None:
+def test_reply_breaking_the_schema_is_an_error(isolated_providers: None, bad_reply: str) -> None:
     _serve(_fake_runner(FakeLlama(bad_reply)))
     with pytest.raises(LLMCallError, match="local model reply"):
         _ask()
@@ -193,7 +188,9 @@ def test_grammar_offers_bounded_numbers_as_choices_in_range() -> None:
     assert rates[8] == pytest.approx(1e-3, rel=0.01)  # log-spaced over four decades
     assert grammar_schema["properties"]["num_layers"]["enum"] == list(range(1, 9))
     assert grammar_schema["properties"]["optimizer"] == SCHEMA["properties"]["optimizer"]
-    narrow = _local_model.bounded_numbers_as_choices({"type": "number", "minimum": 0, "maximum": 0.5})
+    narrow = _local_model.bounded_numbers_as_choices(
+        {"type": "number", "minimum": 0, "maximum": 0.5}
+    )
     assert narrow["enum"][:3] == [0, 0.0312, 0.0625] and narrow["enum"][-1] == 0.5
 
 

@@ -14,13 +14,13 @@ import tempfile
 import uuid
 
 import optuna
-import pytest
-import sqlalchemy
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 from optuna.trial import create_trial
 from optuna.trial import TrialState
+import pytest
 from scripted_memory import by_purpose
+import sqlalchemy
 
 from optuna_vmle import _db
 from optuna_vmle import LearningOptions
@@ -96,7 +96,10 @@ def grown_study(sampler: VirtualMLESampler, n_trials: int) -> optuna.Study:
 def test_insights_every_interval_replace_the_previous_and_reach_the_prompt(memory_url) -> None:
     llm = ScriptedLLM([], default=by_purpose())
     sampler = VirtualMLESampler(
-        model=llm.register(), store=StoreOptions(url=memory_url), search_space=SPACE, seed=0,
+        model=llm.register(),
+        store=StoreOptions(url=memory_url),
+        search_space=SPACE,
+        seed=0,
         learning=IN_LOOP,
     )
     study = optuna.create_study(sampler=sampler)
@@ -120,7 +123,10 @@ def test_insights_every_interval_replace_the_previous_and_reach_the_prompt(memor
 def test_background_learning_notes_every_trial_once_the_study_waits_for_it(memory_url) -> None:
     llm = ScriptedLLM([], default=by_purpose())
     sampler = VirtualMLESampler(
-        model=llm.register(), store=StoreOptions(url=memory_url), search_space=SPACE, seed=0,
+        model=llm.register(),
+        store=StoreOptions(url=memory_url),
+        search_space=SPACE,
+        seed=0,
         learning=LearningOptions(insight_interval=3),
     )
     study = optuna.create_study(sampler=sampler)
@@ -157,7 +163,8 @@ def measure_prompt_tokens(n_trials: int) -> int:
     """Prompt tokens of the proposal for trial ``n_trials`` + 1, with insights from all notes."""
     llm = ScriptedLLM([], default=by_purpose())
     sampler = VirtualMLESampler(
-        model=llm.register(), search_space=SPACE,
+        model=llm.register(),
+        search_space=SPACE,
         learning=LearningOptions(reflect=False, background=False),
     )
     study = grown_study(sampler, n_trials)
@@ -205,8 +212,11 @@ def _worker(storage: str | dict, study_name: str, n_trials: int, seed: int) -> N
     # fast; proposals come from the fallback and every trial still gets its facts-only note.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     sampler = VirtualMLESampler(
-        model="unregistered/none", search_space=SPACE, seed=seed,
-        store=StoreOptions(replay=True), learning=LearningOptions(insight_interval=4),
+        model="unregistered/none",
+        search_space=SPACE,
+        seed=seed,
+        store=StoreOptions(replay=True),
+        learning=LearningOptions(insight_interval=4),
     )
     study = optuna.load_study(study_name=study_name, storage=_storage(storage), sampler=sampler)
     study.optimize(objective, n_trials=n_trials)
@@ -285,7 +295,9 @@ def test_memory_is_shared_through_a_journal_file_by_processes_and_samplers(fast_
     sampler = VirtualMLESampler(
         model=llm.register(), search_space=SPACE, learning=LearningOptions(background=False)
     )
-    study = optuna.load_study(study_name=study.study_name, storage=_storage(storage), sampler=sampler)
+    study = optuna.load_study(
+        study_name=study.study_name, storage=_storage(storage), sampler=sampler
+    )
     assert sorted(sampler.learner.notes(study)) == list(range(20))
     record = StudyMemory(study).insights()
     assert record.version >= 4
@@ -305,7 +317,9 @@ def test_a_database_of_another_schema_version_is_refused_clearly(tmp_path) -> No
 
     llm = ScriptedLLM([], default=by_purpose())
     sampler = VirtualMLESampler(
-        model=llm.register(), store=StoreOptions(url=url), search_space=SPACE,
+        model=llm.register(),
+        store=StoreOptions(url=url),
+        search_space=SPACE,
         learning=LearningOptions(background=False),
     )
     study = optuna.create_study(sampler=sampler)
@@ -318,7 +332,6 @@ def test_a_database_of_another_schema_version_is_refused_clearly(tmp_path) -> No
     assert llm.calls == []
 
 
-
 def isolated_study(
     provider: str, memory_url: str, reuse: str, ideas: int
 ) -> tuple[ScriptedLLM, optuna.Study]:
@@ -326,8 +339,12 @@ def isolated_study(
     the scripted LLM's ideas (its random seed ``ideas``) differ."""
     llm = ScriptedLLM([], default=by_purpose(proposal=random_valid_reply(ideas)))
     sampler = VirtualMLESampler(
-        model=llm.register(provider), task="minimise lr * layers", search_space=SPACE, seed=0,
-        llm_bonus=None, store=StoreOptions(url=memory_url, reuse=reuse),
+        model=llm.register(provider),
+        task="minimise lr * layers",
+        search_space=SPACE,
+        seed=0,
+        llm_bonus=None,
+        store=StoreOptions(url=memory_url, reuse=reuse),
         learning=LearningOptions(reflect=False, background=False),
     )
     study = optuna.create_study(sampler=sampler)

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
-import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
+import pytest
 
 from optuna_vmle._proposal import extract_json_object
 from optuna_vmle._proposal import InvalidProposal
 from optuna_vmle._proposal import parse_proposal
 
 
-SPACE = {"lr": FloatDistribution(1e-4, 1e-1, log=True), "opt": CategoricalDistribution(["adam", "sgd"])}
+SPACE = {
+    "lr": FloatDistribution(1e-4, 1e-1, log=True),
+    "opt": CategoricalDistribution(["adam", "sgd"]),
+}
 
 
 def test_json_is_found_inside_prose_and_code_fences() -> None:

@@ -8,9 +8,9 @@ import json
 import re
 
 import optuna
-import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
+import pytest
 from scripted_memory import by_purpose
 from scripted_memory import reflection_reply
 
@@ -128,8 +128,12 @@ def test_learning_starts_only_once_the_result_is_recorded(memory_url, background
         [], default=by_purpose(proposal=proposals(1e-3, 2e-3, 3e-3), reflection=reflection)
     )
     sampler = VirtualMLESampler(
-        model=llm.register(), store=StoreOptions(url=memory_url), search_space=SPACE, seed=0,
-        llm_bonus=None, learning=LearningOptions(background=background, insight_interval=None),
+        model=llm.register(),
+        store=StoreOptions(url=memory_url),
+        search_space=SPACE,
+        seed=0,
+        llm_bonus=None,
+        learning=LearningOptions(background=background, insight_interval=None),
     )
     study = holder["study"] = optuna.create_study(sampler=sampler, storage=memory_url)
     study.optimize(
@@ -152,8 +156,9 @@ def test_the_reference_is_the_best_trial_before_the_reflected_one(memory_url) ->
     study = optuna.create_study(storage=memory_url)
     for lr, value in [(1e-3, 0.5), (1e-2, 0.7), (1e-4, 0.1)]:
         study.enqueue_trial({"lr": lr})
-        study.optimize(lambda t, v=value: v + 0 * t.suggest_float("lr", 1e-5, 1e-1, log=True),
-                       n_trials=1)
+        study.optimize(
+            lambda t, v=value: v + 0 * t.suggest_float("lr", 1e-5, 1e-1, log=True), n_trials=1
+        )
     llm = ScriptedLLM([], default=by_purpose())
     learner = Learner(model=llm.register(), options=LearningOptions(insight_interval=None))
     learner.learn(study, 1)
@@ -229,7 +234,10 @@ def test_reflections_are_recorded_and_replayed_without_an_llm(memory_url) -> Non
     sampler, study = run(llm, memory_url, provider="reflect-replay", learning=learning)
     silent = ScriptedLLM([])
     replaying, replayed = run(
-        silent, memory_url, provider="reflect-replay", learning=learning,
+        silent,
+        memory_url,
+        provider="reflect-replay",
+        learning=learning,
         store=StoreOptions(url=memory_url, replay=True),
     )
     assert silent.calls == []
@@ -245,7 +253,9 @@ def test_reflections_are_recorded_and_replayed_without_an_llm(memory_url) -> Non
 def test_reflection_budget_is_passed_to_the_llm(memory_url) -> None:
     llm = ScriptedLLM([], default=by_purpose(proposal=proposals(1e-3)))
     sampler = VirtualMLESampler(
-        model=llm.register(), store=StoreOptions(url=memory_url), search_space=SPACE,
+        model=llm.register(),
+        store=StoreOptions(url=memory_url),
+        search_space=SPACE,
         learning=LearningOptions(max_tokens=77, timeout=5.0),
     )
     study = optuna.create_study(sampler=sampler)

@@ -6,11 +6,11 @@ import json
 import math
 
 import optuna
-import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 from optuna.trial import TrialState
+import pytest
 
 from optuna_vmle import LearningOptions
 from optuna_vmle import record_errors
@@ -42,14 +42,32 @@ def objective(trial: optuna.Trial) -> float:
     opt = trial.suggest_categorical("opt", ["adam", "sgd", None])
     flag = trial.suggest_categorical("flag", [True, False])
     width = trial.suggest_categorical("width", [32, 64, 1.5])
-    return abs(math.log10(lr) + 3) + dropout + layers / 10 + units / 1000 + kernel + (opt is None) + flag + width / 100
+    return (
+        abs(math.log10(lr) + 3)
+        + dropout
+        + layers / 10
+        + units / 1000
+        + kernel
+        + (opt is None)
+        + flag
+        + width / 100
+    )
 
 
 def reply(params: dict, rationale: str = "because") -> str:
     return json.dumps({"params": params, "rationale": rationale})
 
 
-GOOD = {"lr": 0.001, "dropout": 0.2, "layers": 3, "units": 64, "kernel": 3, "opt": "adam", "flag": False, "width": 64}
+GOOD = {
+    "lr": 0.001,
+    "dropout": 0.2,
+    "layers": 3,
+    "units": 64,
+    "kernel": 3,
+    "opt": "adam",
+    "flag": False,
+    "width": 64,
+}
 
 
 def make_sampler(
@@ -263,7 +281,9 @@ def test_rdb_study_keeps_sampler_tables_in_the_same_database(tmp_path) -> None:
     import sqlalchemy
 
     with sqlalchemy.create_engine(url).connect() as connection:
-        count = connection.execute(sqlalchemy.text("select count(*) from vmle_transcripts")).scalar()
+        count = connection.execute(
+            sqlalchemy.text("select count(*) from vmle_transcripts")
+        ).scalar()
     assert count == 2
 
 

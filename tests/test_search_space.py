@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
+import pytest
 
 from optuna_vmle._search_space import coerce_value
 from optuna_vmle._search_space import describe

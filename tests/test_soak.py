@@ -4,9 +4,9 @@ leave no running trial behind, and the study still reaches its target."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -29,9 +29,31 @@ def test_killed_workers_lose_no_note_and_the_study_resumes(tmp_path: Path) -> No
     for spec in storages(tmp_path):
         out = tmp_path / "soak.json"
         subprocess.run(
-            [sys.executable, str(SOAK), "--storage", spec, "--workers", "3", "--trials", "24",
-             "--kills", "2", "--first-kill", "12", "--kill-every", "6", "--latency", "0.05", "0.3",
-             "--orphan-grace", "3", "--timeout", "400", "--out", str(out)],
+            [
+                sys.executable,
+                str(SOAK),
+                "--storage",
+                spec,
+                "--workers",
+                "3",
+                "--trials",
+                "24",
+                "--kills",
+                "2",
+                "--first-kill",
+                "12",
+                "--kill-every",
+                "6",
+                "--latency",
+                "0.05",
+                "0.3",
+                "--orphan-grace",
+                "3",
+                "--timeout",
+                "400",
+                "--out",
+                str(out),
+            ],
             check=True,
             timeout=600,
         )

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import optuna
-import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
+import pytest
 from scripted_memory import by_purpose
 
 from optuna_vmle import descriptor_similarity
@@ -67,8 +67,11 @@ def finished_study(memory_url: str) -> tuple[VirtualMLESampler, optuna.Study]:
     ]
     llm = ScriptedLLM([], default=by_purpose())
     sampler = VirtualMLESampler(
-        model=llm.register(), store=StoreOptions(url=memory_url), search_space=OLD_SPACE,
-        transfer=TransferOptions(descriptors=SASREC_BEAUTY), learning=NO_REFLECTION,
+        model=llm.register(),
+        store=StoreOptions(url=memory_url),
+        search_space=OLD_SPACE,
+        transfer=TransferOptions(descriptors=SASREC_BEAUTY),
+        learning=NO_REFLECTION,
     )
     study = optuna.create_study(sampler=sampler, study_name="sasrec-beauty")
     for lr, blocks, optimizer in configs:
@@ -80,7 +83,10 @@ def finished_study(memory_url: str) -> tuple[VirtualMLESampler, optuna.Study]:
 def new_study(memory_url: str, descriptors: dict, warm_start: int = 0):
     llm = ScriptedLLM([], default=by_purpose())
     sampler = VirtualMLESampler(
-        model=llm.register(), store=StoreOptions(url=memory_url), search_space=NEW_SPACE, seed=0,
+        model=llm.register(),
+        store=StoreOptions(url=memory_url),
+        search_space=NEW_SPACE,
+        seed=0,
         transfer=TransferOptions(descriptors=descriptors, warm_start=warm_start),
         learning=NO_REFLECTION,
     )
@@ -101,23 +107,35 @@ def test_distill_computes_the_evidence_in_code(memory_url) -> None:
     assert summary["descriptors"] == SASREC_BEAUTY
     assert [c["trial"] for c in summary["top_configs"]] == [4, 0, 1, 3]
     assert summary["top_configs"][0] == {
-        "trial": 4, "params": {"lr": 8e-4, "blocks": 1, "optimizer": "adamw"},
+        "trial": 4,
+        "params": {"lr": 8e-4, "blocks": 1, "optimizer": "adamw"},
         "value": pytest.approx(0.12),
     }
     # The top 20% of 4 complete trials is the best one.
     assert summary["param_ranges"]["lr"] == {"low": 8e-4, "high": 8e-4}
     assert summary["param_ranges"]["optimizer"] == {"values": ["adamw"]}
     assert summary["failure_regions"] == [
-        {"trial": 2, "params": {"lr": 5e-2, "blocks": 3, "optimizer": "adam"},
-         "error": "RuntimeError: loss became NaN"}
+        {
+            "trial": 2,
+            "params": {"lr": 5e-2, "blocks": 3, "optimizer": "adam"},
+            "error": "RuntimeError: loss became NaN",
+        }
     ]
     assert SummaryStore(memory_url).all([summary["id"]]) == [summary]
 
 
 def test_distill_without_llm_uses_the_study_insights(memory_url) -> None:
     sampler, study = finished_study(memory_url)
-    StudyMemory(study).add_note(0, {"trial": 0, "state": "COMPLETE", "value": 0.2,
-                                    "outcome": "value", "rule": "keep lr near 1e-3"})
+    StudyMemory(study).add_note(
+        0,
+        {
+            "trial": 0,
+            "state": "COMPLETE",
+            "value": 0.2,
+            "outcome": "value",
+            "rule": "keep lr near 1e-3",
+        },
+    )
     summary = sampler.distill(study, use_llm=False, descriptors={"dataset": "beauty"})
     assert summary["rules"] == ["keep lr near 1e-3"]
     assert summary["descriptors"] == {**SASREC_BEAUTY, "dataset": "beauty"}
@@ -137,7 +155,7 @@ def test_exported_summary_reaches_a_similar_study_on_another_machine(tmp_path) -
     similar, prompt = new_study(team_b, SASREC_BABY, warm_start=2)
     assert TRANSFER_SECTION_TITLE in prompt
     assert "rule: widen the blocks before raising lr" in prompt and "study sasrec-beauty" in prompt
-    assert "lr=0.05, optimizer=\"adam\": RuntimeError: loss became NaN" in prompt
+    assert 'lr=0.05, optimizer="adam": RuntimeError: loss became NaN' in prompt
     ids = similar.trials[2].user_attrs["vmle:memory_ids"]  # the first LLM-proposed trial
     assert ids == [f"summary:{summary['id']}"]
     # Warm start: the best transferred configurations, mapped into the new space, run next.
@@ -189,8 +207,22 @@ def test_command_line_distill_export_import_show(tmp_path, capsys) -> None:
     other = f"sqlite:///{tmp_path / 'other.db'}"
     study = optuna.create_study(storage=storage, study_name="cli-study")
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=5)
-    assert cli(["distill", "--storage", storage, "--study", "cli-study",
-                "--descriptor", "model=sasrec", "--descriptor", "n_users=100"]) == 0
+    assert (
+        cli(
+            [
+                "distill",
+                "--storage",
+                storage,
+                "--study",
+                "cli-study",
+                "--descriptor",
+                "model=sasrec",
+                "--descriptor",
+                "n_users=100",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["descriptors"] == {"model": "sasrec", "n_users": 100.0}
     assert summary["param_ranges"]["x"]["low"] == summary["top_configs"][0]["params"]["x"]
@@ -211,8 +243,10 @@ def test_command_line_distill_export_import_show(tmp_path, capsys) -> None:
 def test_a_broken_memory_database_skips_the_warm_start_not_the_study(tmp_path) -> None:
     llm = ScriptedLLM([], default=by_purpose())
     sampler = VirtualMLESampler(
-        model=llm.register(), store=StoreOptions(url=f"sqlite:///{tmp_path / 'missing' / 'x.db'}"),
-        search_space=NEW_SPACE, transfer=TransferOptions(descriptors=SASREC_BABY, warm_start=2),
+        model=llm.register(),
+        store=StoreOptions(url=f"sqlite:///{tmp_path / 'missing' / 'x.db'}"),
+        search_space=NEW_SPACE,
+        transfer=TransferOptions(descriptors=SASREC_BABY, warm_start=2),
         learning=NO_REFLECTION,
     )
     study = optuna.create_study(sampler=sampler)

@@ -43,7 +43,9 @@ class ClientPool:
     def tables_url(self, study: optuna.Study) -> str:
         """The database of the transcripts and summaries of ``study``."""
         url = tables_url_for(study, self._store.url)
-        if is_process_local(url) and not isinstance(study._storage, optuna.storages.InMemoryStorage):
+        if is_process_local(url) and not isinstance(
+            study._storage, optuna.storages.InMemoryStorage
+        ):
             with self._lock:
                 first = study.study_name not in self._warned_local
                 self._warned_local.add(study.study_name)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
+import threading
 from typing import Any
 
 import optuna
@@ -44,7 +44,9 @@ def decide(result: ProposalResult, screened: ScreenResult | None, *, enqueued: b
         params = screened.params if screened is not None else None
         return Decision(params, _attrs.SOURCE_FALLBACK, result.failure, result.failure_kind)
     if screened is not None and not screened.chose_llm:
-        return Decision(screened.params, _attrs.SOURCE_FALLBACK, screened_out_reason(screened), "guard")
+        return Decision(
+            screened.params, _attrs.SOURCE_FALLBACK, screened_out_reason(screened), "guard"
+        )
     if enqueued:
         return Decision(result.proposal.params, _attrs.SOURCE_ENQUEUED)
     source = _attrs.SOURCE_LLM_REPAIRED if result.repaired else _attrs.SOURCE_LLM
@@ -70,12 +72,16 @@ class DecisionRecorder:
         screened: ScreenResult | None,
         ran: dict[str, Any],
     ) -> None:
-        attrs = decision_attrs(decision, result, screened, ran, usage_attr(self._model, result.usage))
+        attrs = decision_attrs(
+            decision, result, screened, ran, usage_attr(self._model, result.usage)
+        )
         _attrs.set_trial_attrs(study, trial._trial_id, attrs)
         usage = result.usage
         latency = f" after {usage.latency_s:.1f} s of LLM calls" if usage.calls else ""
         why = attrs.get(_attrs.RATIONALE) if decision.reason is None else decision.reason
-        _logger.info(f"Trial {trial.number}: {decision.source}{latency}" + (f": {why}" if why else "."))
+        _logger.info(
+            f"Trial {trial.number}: {decision.source}{latency}" + (f": {why}" if why else ".")
+        )
         if decision.reason_kind not in (None, "guard"):
             self._warn_once(study.study_name, decision.reason_kind, decision.reason or "")
 

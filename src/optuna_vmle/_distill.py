@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import datetime
-import functools
-import uuid
 from collections.abc import Collection
 from collections.abc import Mapping
+import datetime
+import functools
 from typing import Any
+import uuid
 
 import optuna
 
 from optuna_vmle._client import ask_json
-from optuna_vmle._client import Purpose
 from optuna_vmle._client import LLMClient
+from optuna_vmle._client import Purpose
 from optuna_vmle._evidence import clean_summary
 from optuna_vmle._evidence import clean_texts
 from optuna_vmle._evidence import MAX_RULES
@@ -54,7 +54,9 @@ def distill_summary(
         parse = functools.partial(parse_rules, vocabulary=vocabulary)
         answer = ask_json(client, messages, distill_schema(), parse, purpose)
         if answer.error is not None:
-            _logger.warning(f"Distilling rules with the LLM failed ({answer.error}); using the insights.")
+            _logger.warning(
+                f"Distilling rules with the LLM failed ({answer.error}); using the insights."
+            )
         rules = answer.value or rules
     return clean_summary(
         {
@@ -96,5 +98,3 @@ def _principle_texts(insights: Mapping[str, Any] | None) -> list[str]:
     if not insights:
         return []
     return clean_texts([item.get("text") for item in insights.get("principles", [])], MAX_RULES)
-
-

@@ -6,11 +6,11 @@ fields, JSON scalars and bounded texts.
 
 from __future__ import annotations
 
-import json
-import math
 from collections import Counter
 from collections.abc import Mapping
 from collections.abc import Sequence
+import json
+import math
 from typing import Any
 
 import optuna
@@ -165,5 +165,3 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
+import functools
 from typing import TypeVar
 
 import optuna

@@ -15,7 +15,6 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 
-
 @dataclass(frozen=True)
 class HistoryLimits:
     """How many trials of each kind the prompt shows."""
@@ -40,16 +39,12 @@ class StudyView:
     running: list[FrozenTrial]
 
 
-def build_study_view(
-    study: optuna.Study, current: FrozenTrial, limits: HistoryLimits
-) -> StudyView:
+def build_study_view(study: optuna.Study, current: FrozenTrial, limits: HistoryLimits) -> StudyView:
     """Select the best, most recent, failed/pruned and running trials of ``study``."""
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     failed = [t for t in trials if t.state in (TrialState.FAIL, TrialState.PRUNED)]
-    running = [
-        t for t in trials if t.state == TrialState.RUNNING and t.number != current.number
-    ]
+    running = [t for t in trials if t.state == TrialState.RUNNING and t.number != current.number]
     best = _best_trials(complete, study.directions, limits.best_k)
     best_numbers = {t.number for t in best}
     recent = [t for t in complete if t.number not in best_numbers][-limits.recent_k :]

@@ -8,17 +8,17 @@ when the LLM fails.
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Collection
 from collections.abc import Sequence
+import functools
+import re
 from typing import Any
 
 import optuna
 
 from optuna_vmle._client import ask_json
-from optuna_vmle._client import Purpose
 from optuna_vmle._client import LLMClient
+from optuna_vmle._client import Purpose
 from optuna_vmle._prompts import build_insights_messages
 from optuna_vmle._proposal import extract_json_object
 from optuna_vmle._relevance import usable_text
@@ -81,7 +81,9 @@ def consolidate_notes(
         answer = ask_json(client, messages, insights_schema(), parse, purpose)
         if answer.value is not None:
             return {**answer.value, "method": "llm"}
-        _logger.warning(f"Insights consolidation by the LLM failed ({answer.error}); ranking rules.")
+        _logger.warning(
+            f"Insights consolidation by the LLM failed ({answer.error}); ranking rules."
+        )
     return {**rank_insights(notes, maximize=maximize), "method": "ranking"}
 
 
@@ -147,9 +149,7 @@ def _group_and_rank(texts: dict[int, str], losses: dict[int, float]) -> list[dic
         return -len(group["trials"]), best
 
     ranked = sorted(groups.values(), key=rank)[:MAX_ITEMS]
-    return [
-        {"text": g["text"], "trials": g["trials"][-MAX_TRIALS_PER_ITEM:]} for g in ranked
-    ]
+    return [{"text": g["text"], "trials": g["trials"][-MAX_TRIALS_PER_ITEM:]} for g in ranked]
 
 
 def _most_informative(notes: Sequence[dict[str, Any]], limit: int) -> list[dict[str, Any]]:

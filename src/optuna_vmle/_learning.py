@@ -14,11 +14,11 @@ note of a trial replaces the first, so there is never more than one.
 from __future__ import annotations
 
 import collections
+from collections.abc import Mapping
 import threading
 import time
-import uuid
-from collections.abc import Mapping
 from typing import Any
+import uuid
 
 import optuna
 from optuna.study import StudyDirection
@@ -187,11 +187,11 @@ class Learner:
             try:
                 self.learn(study, number)
             except Exception as error:  # A background by-product must never kill the thread.
-                _logger.warning(f"Trial {number}: learning failed ({type(error).__name__}: {error}).")
+                _logger.warning(
+                    f"Trial {number}: learning failed ({type(error).__name__}: {error})."
+                )
 
-    def _note(
-        self, study: optuna.Study, memory: StudyMemory, number: int, *, wait: bool
-    ) -> None:
+    def _note(self, study: optuna.Study, memory: StudyMemory, number: int, *, wait: bool) -> None:
         trial = _finished_trial(study, number, _FINISH_WAIT_S if wait else 0.0)
         if trial is None or number in memory.noted_trials():
             return

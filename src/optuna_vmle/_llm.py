@@ -13,10 +13,10 @@ types (and, where litellm labels a missing key as a server error, from the cause
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import os
 import re
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from optuna_vmle._providers import import_litellm
@@ -196,7 +196,9 @@ def _ensure_local_provider(model: str) -> None:
     try:
         _local_model.check_installed(model.split("/", 1)[1])
     except _local_model.LocalModelError as error:
-        raise LLMConfigurationError(f"the embedded model {model!r} is not usable: {error}") from None
+        raise LLMConfigurationError(
+            f"the embedded model {model!r} is not usable: {error}"
+        ) from None
     if not is_registered(LOCAL_PROVIDER_PREFIX):
         _local_model.register_local_provider()
 

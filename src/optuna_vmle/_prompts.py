@@ -140,8 +140,11 @@ def _outcome(trial: FrozenTrial) -> str:
         )
         if trial.constraints:
             feasible = all(v <= 0 for v in trial.constraints.values())
-            text += " feasible" if feasible else " INFEASIBLE " + ", ".join(
-                f"{k}={format_value(v)}" for k, v in trial.constraints.items() if v > 0
+            text += (
+                " feasible"
+                if feasible
+                else " INFEASIBLE "
+                + ", ".join(f"{k}={format_value(v)}" for k, v in trial.constraints.items() if v > 0)
             )
         return text
     if trial.state == TrialState.RUNNING:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+import json
 from typing import Any
 
 from optuna.distributions import BaseDistribution
@@ -77,7 +77,9 @@ def parse_proposal(text: str, search_space: Mapping[str, BaseDistribution]) -> P
     if problems:
         raise InvalidProposal(problems)
     rationale = reply.get("rationale")
-    rationale = " ".join(rationale.split())[:RATIONALE_MAX_CHARS] if isinstance(rationale, str) else ""
+    rationale = (
+        " ".join(rationale.split())[:RATIONALE_MAX_CHARS] if isinstance(rationale, str) else ""
+    )
     return Proposal(params=params, rationale=rationale)
 
 

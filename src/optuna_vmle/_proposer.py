@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+import threading
 
 import optuna
-import sqlalchemy
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial
+import sqlalchemy
 
 from optuna_vmle._client import LLMClient
 from optuna_vmle._clients import ClientPool

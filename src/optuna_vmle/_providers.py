@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from typing import TYPE_CHECKING
 
 
 if TYPE_CHECKING:
@@ -58,11 +59,7 @@ def register_provider(prefix: str, handler: Any) -> None:
     litellm = import_litellm()
     with _lock:
         _registered[prefix] = handler
-        others = [
-            entry
-            for entry in litellm.custom_provider_map
-            if entry.get("provider") != prefix
-        ]
+        others = [entry for entry in litellm.custom_provider_map if entry.get("provider") != prefix]
         # litellm reads this map on every completion call.
         litellm.custom_provider_map = [*others, {"provider": prefix, "custom_handler": handler}]
 

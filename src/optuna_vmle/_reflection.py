@@ -8,12 +8,12 @@ text: only strings are kept, each truncated, and nothing in it is ever executed.
 
 from __future__ import annotations
 
-import functools
-import math
 from collections.abc import Collection
 from collections.abc import Sequence
 from dataclasses import asdict
 from dataclasses import dataclass
+import functools
+import math
 from typing import Any
 
 import optuna
@@ -23,8 +23,8 @@ from optuna.trial import TrialState
 
 from optuna_vmle import _attrs
 from optuna_vmle._client import ask_json
-from optuna_vmle._client import Purpose
 from optuna_vmle._client import LLMClient
+from optuna_vmle._client import Purpose
 from optuna_vmle._llm import LLMReply
 from optuna_vmle._prompts import build_reflection_messages
 from optuna_vmle._proposal import extract_json_object

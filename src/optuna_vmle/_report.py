@@ -27,7 +27,9 @@ def study_report(study: optuna.Study) -> str:
     states = Counter(t.state.name.lower() for t in trials)
     sources = Counter(str(t.user_attrs.get(_attrs.SOURCE, "not by optuna-vmle")) for t in trials)
     kinds = Counter(
-        str(t.user_attrs[_attrs.FALLBACK_KIND]) for t in trials if _attrs.FALLBACK_KIND in t.user_attrs
+        str(t.user_attrs[_attrs.FALLBACK_KIND])
+        for t in trials
+        if _attrs.FALLBACK_KIND in t.user_attrs
     )
     usage = [_attrs.llm_usage(t) for t in trials]
     memory = StudyMemory(study)

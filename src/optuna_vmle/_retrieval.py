@@ -93,5 +93,3 @@ def map_params(
         except InvalidValue:
             continue
     return mapped
-
-

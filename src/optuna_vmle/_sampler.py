@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
+import threading
 from typing import Any
 
 import optuna
-import sqlalchemy
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers import TPESampler
@@ -15,6 +14,7 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
+import sqlalchemy
 
 from optuna_vmle import _attrs
 from optuna_vmle._clients import ClientPool
@@ -233,7 +233,9 @@ class VirtualMLESampler(BaseSampler):
         """
         self.wait_for_learning()
         return self.learner.distill(
-            study, descriptors={**self._transfer.descriptors, **(descriptors or {})}, use_llm=use_llm
+            study,
+            descriptors={**self._transfer.descriptors, **(descriptors or {})},
+            use_llm=use_llm,
         )
 
     def _screen(self, study, trial, space, result, find_duplicate) -> ScreenResult | None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,6 @@ import math
 from typing import Any
 
 import optuna
-
 from optuna.distributions import BaseDistribution
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution

@@ -13,5 +13,7 @@ def spent_usd(study: optuna.Study) -> float:
     proposals = sum(
         float(llm_usage(t).get("cost_usd") or 0.0) for t in study.get_trials(deepcopy=False)
     )
-    notes = sum(float((n.get("llm") or {}).get("cost_usd") or 0.0) for n in StudyMemory(study).notes())
+    notes = sum(
+        float((n.get("llm") or {}).get("cost_usd") or 0.0) for n in StudyMemory(study).notes()
+    )
     return proposals + notes

@@ -6,10 +6,10 @@ LLM) and serves identical requests from the database instead of calling the LLM 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import datetime
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy
@@ -104,7 +104,9 @@ class TranscriptStore:
             row = session.scalars(statement).first()
             return None if row is None else _reply(row)
 
-    def lookup_trial(self, request: LLMRequest, *, purpose: str, trial_number: int) -> LLMReply | None:
+    def lookup_trial(
+        self, request: LLMRequest, *, purpose: str, trial_number: int
+    ) -> LLMReply | None:
         """The earliest recorded reply for the same model, seed, purpose and trial number.
 
         Under parallel workers a prompt shows whatever other trials had finished, so the same

@@ -11,10 +11,10 @@ examples:
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 import json
 import os
 import sys
-from collections.abc import Sequence
 
 import optuna
 
@@ -99,20 +99,32 @@ def _parser() -> argparse.ArgumentParser:
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--storage", help="the study's Optuna storage URL, e.g. sqlite:///study.db")
+        sub.add_argument(
+            "--storage", help="the study's Optuna storage URL, e.g. sqlite:///study.db"
+        )
         sub.add_argument("--memory-url", help=_TABLES_HELP)
         return sub
 
-    show = command("show", "print a study's report (sources, cost, fallbacks, insights) and the stored summaries")
+    show = command(
+        "show",
+        "print a study's report (sources, cost, fallbacks, insights) and the stored summaries",
+    )
     show.add_argument("--study", help="the study name")
 
     distill = command("distill", "store a cognition summary of a finished study")
     distill.add_argument("--study", required=True, help="the study name")
     distill.add_argument(
-        "--descriptor", type=_descriptor, action="append", default=[], metavar="KEY=VALUE",
+        "--descriptor",
+        type=_descriptor,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="task descriptor (repeatable), e.g. model=sasrec or n_users=22363",
     )
-    distill.add_argument("--model", help="litellm model that writes the rules (default: no LLM, rules from the insights)")
+    distill.add_argument(
+        "--model",
+        help="litellm model that writes the rules (default: no LLM, rules from the insights)",
+    )
     distill.add_argument("--task", default="", help="task description shown to the LLM")
 
     export = command("export", "write stored summaries to a JSON file")

@@ -15,12 +15,14 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 import itertools
 import json
 import random
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from optuna_vmle._providers import import_litellm
@@ -69,9 +71,7 @@ class ScriptedLLM:
     def next_reply(self, messages: list[dict[str, str]], optional_params: dict[str, Any]) -> str:
         schema = _schema_from(optional_params)
         with self._lock:
-            self.calls.append(
-                ScriptedCall(messages, schema, optional_params.get("temperature"))
-            )
+            self.calls.append(ScriptedCall(messages, schema, optional_params.get("temperature")))
             if self._position < len(self.replies):
                 reply = self.replies[self._position]
                 self._position += 1
