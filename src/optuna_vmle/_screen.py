@@ -1,8 +1,8 @@
 """Choose each trial's configuration: the LLM's proposal or the classical sampler's, by trust.
 
 How far the LLM is trusted is learnt during the study (``_trust``): each source earns credit
-from the rank of the trials it chose, and the LLM's *share* is the probability that it is the
-better source, kept within ``[floor, 1 - floor]``. The decision, with ``u`` a seeded uniform
+when the trials it chose beat the other source's, and the LLM's *share* is the probability that
+it is the better source, kept within ``[floor, 1 - floor]``. The decision, with ``u`` a seeded uniform
 draw per trial:
 
 * **Probe**: the LLM's first ``probe`` proposals are evaluated as they are (unless they repeat
