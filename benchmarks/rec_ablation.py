@@ -124,7 +124,7 @@ def build(name: str, n_items: int, seed: int) -> SASRec:
             num_blocks=2,
             num_heads=2,
             dropout=0.5,
-            init="xavier",
+            init=INITS.get(name, "xavier"),
         )
         for change in VARIANTS.get(name, []):
             change(model)
