@@ -8,6 +8,8 @@ validation epoch):
   Adam(0.9, 0.98) lr 1e-3. Published (S3Rec repository): NDCG@10 .0318, HR@10 .0605.
 * ``sasrec_ss``: the same model (dropout 0.3) with a 256-negative sampled softmax (eSASRec
   README: NDCG@10 .0531, HR@10 .0921).
+* ``sasrec_ss_esasrec``: the sampled softmax in eSASRec's own configuration
+  (``configs/paper/loo/s3_vanilla.yaml``: hidden 256, 1 block, 1 head, dropout 0.2).
 * ``hstu``: HSTU, 256-negative sampled softmax, temperature 0.05 (eSASRec README: NDCG@10
   .0439, HR@10 .0788).
 
@@ -60,6 +62,16 @@ CONFIGS = {
     },
     "sasrec_ss": {
         "model": (SASRec, {**SASREC, "dropout": 0.3}),
+        "training": {
+            "loss": "sampled_softmax",
+            "num_negatives": 256,
+            "lr": 1e-3,
+            "batch_size": 128,
+        },
+        "published": {"ndcg@10": 0.0531, "hr@10": 0.0921, "source": "eSASRec README"},
+    },
+    "sasrec_ss_esasrec": {
+        "model": (SASRec, {"hidden_size": 256, "num_blocks": 1, "num_heads": 1, "dropout": 0.2}),
         "training": {
             "loss": "sampled_softmax",
             "num_negatives": 256,
