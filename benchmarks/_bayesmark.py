@@ -146,7 +146,9 @@ class BayesmarkProblem(Problem):
 
 @functools.lru_cache(maxsize=4096)
 def _cv_loss(model: str, dataset: str, metric: str, params: tuple[tuple[str, Any], ...]) -> float:
-    """The cross-validated loss (deterministic: the folds are fixed, so repeats are cached)."""
+    """The cross-validated loss. The folds are fixed; as in bayesmark the estimators get no
+    ``random_state``, so SVM (Platt scaling) and the trees are slightly stochastic. A repeated
+    configuration returns its first value (cached within the process)."""
     from sklearn.metrics import get_scorer
     from sklearn.model_selection import cross_val_score
 
