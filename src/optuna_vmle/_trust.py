@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 import math
 
+import numpy as np
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
@@ -71,17 +72,22 @@ def trust_from_trials(
     finished = [(t, _side(t)) for t in scored if t.state.is_finished()]
     finished = [(t, side) for t, side in finished if side is not None]
     latest = max((t.number for t, _ in finished), default=0)
-    weights = {t.number: 0.5 ** ((latest - t.number) / half_life) for t, _ in finished}
-    scores = {t.number: _score(t, direction) for t, _ in finished}
     posterior = {"llm": [1.0, 1.0], "classical": [1.0, 1.0]}
     counts = {"llm": 0, "classical": 0}
-    for t, side in finished:
-        counts[side] += 1
-        rivals = [(scores[r.number], weights[r.number]) for r, other in finished if other != side]
-        g = _share_beaten(scores[t.number], rivals)
-        if g is not None:  # None: nothing to compare with yet, no evidence either way
-            posterior[side][0] += weights[t.number] * g
-            posterior[side][1] += weights[t.number] * (1.0 - g)
+    by_side: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for side in counts:
+        mine = [t for t, s in finished if s == side]
+        counts[side] = len(mine)
+        by_side[side] = (
+            np.array([_score(t, direction) for t in mine], dtype=float),
+            np.array([0.5 ** ((latest - t.number) / half_life) for t in mine], dtype=float),
+        )
+    for side, other in (("llm", "classical"), ("classical", "llm")):
+        scores, weights = by_side[side]
+        beaten = _shares_beaten(scores, *by_side[other])
+        if beaten is not None:  # None: nothing to compare with yet, no evidence either way
+            posterior[side][0] += float(weights @ beaten)
+            posterior[side][1] += float(weights @ (1.0 - beaten))
     running = sum(t.state == TrialState.RUNNING and _side(t) == "llm" for t in scored)
     share = _probability_better(posterior["llm"], posterior["classical"])
     return TrustState(
@@ -111,13 +117,19 @@ def _score(trial: FrozenTrial, direction: StudyDirection) -> float:
     return value if direction == StudyDirection.MAXIMIZE else -value
 
 
-def _share_beaten(score: float, rivals: Sequence[tuple[float, float]]) -> float | None:
-    """The weighted fraction of the rivals' trials this trial beats (a tie counts half)."""
-    total = sum(w for _, w in rivals)
-    if total <= 0:
+def _shares_beaten(
+    scores: np.ndarray, rival_scores: np.ndarray, rival_weights: np.ndarray
+) -> np.ndarray | None:
+    """For each score, the weighted fraction of the rivals it beats (a tie counts half)."""
+    total = rival_weights.sum()
+    if rival_scores.size == 0 or total <= 0:
         return None
-    beaten = sum(w * (1.0 if score > r else 0.5 if score == r else 0.0) for r, w in rivals)
-    return beaten / total
+    order = np.argsort(rival_scores, kind="stable")
+    sorted_scores = rival_scores[order]
+    cumulative = np.concatenate([[0.0], np.cumsum(rival_weights[order])])
+    below = cumulative[np.searchsorted(sorted_scores, scores, side="left")]
+    below_or_tied = cumulative[np.searchsorted(sorted_scores, scores, side="right")]
+    return (below + 0.5 * (below_or_tied - below)) / total
 
 
 def _mean(beta: Sequence[float]) -> float:
