@@ -77,6 +77,17 @@ def test_failed_trials_count_against_their_source_and_enqueued_ones_for_neither(
     assert state.llm_credit < without_failure.llm_credit
 
 
+def test_a_multi_objective_study_is_credited_by_its_first_objective():
+    study = optuna.create_study(directions=["minimize", "maximize"])
+    for number, (first, second) in enumerate([(0.0, 0.0), (5.0, 9.0), (0.1, 0.0), (4.0, 9.0)]):
+        study.add_trial(optuna.trial.create_trial(
+            params={"x": 0.0}, distributions=SPACE, values=[first, second],
+            user_attrs={"vmle:source": "llm" if number % 2 == 0 else "fallback"},
+        ))
+    state = trust_from_trials(study.trials, study.directions[0], floor=0.0)
+    assert state.share > 0.5
+
+
 def test_the_trust_of_a_study_is_read_from_its_storage_by_every_worker(tmp_path):
     url = f"sqlite:///{tmp_path / 'study.db'}"
     study = optuna.create_study(storage=url, study_name="shared")

@@ -114,7 +114,7 @@ def screen_candidates(
         t for t in study._get_trials(deepcopy=False, use_cache=False) if t.number != trial.number
     ]
     trust = trust_from_trials(
-        others, study.direction, floor=trust_floor, half_life=trust_half_life
+        others, study.directions[0], floor=trust_floor, half_life=trust_half_life
     )
     rng = np.random.RandomState(seed)
     draw = float(rng.uniform())

@@ -65,7 +65,10 @@ def trust_from_trials(
     floor: float = DEFAULT_FLOOR,
     half_life: float = DEFAULT_HALF_LIFE,
 ) -> TrustState:
-    """The trust state of a study from its trials (any order; the current one may be included)."""
+    """The trust state of a study from its trials (any order; the current one may be included).
+
+    ``direction`` is the study's (the first one of a multi-objective study).
+    """
     if not 0.0 <= floor <= 0.5:
         raise ValueError("floor must be in [0, 0.5]")
     scored = [t for t in trials if t.user_attrs.get(SOURCE_ATTR) is not None]
@@ -110,8 +113,10 @@ def _side(trial: FrozenTrial) -> str | None:
 
 
 def _score(trial: FrozenTrial, direction: StudyDirection) -> float:
-    """Higher is better; a pruned, failed or NaN trial is worse than any complete one."""
-    value = trial.value if trial.state == TrialState.COMPLETE else None
+    """Higher is better; a pruned, failed or NaN trial is worse than any complete one.
+    Multi-objective trials are compared on their first objective."""
+    values = trial.values if trial.state == TrialState.COMPLETE else None
+    value = values[0] if values else None
     if value is None or math.isnan(value):
         return -math.inf
     return value if direction == StudyDirection.MAXIMIZE else -value
