@@ -81,7 +81,6 @@ def _fake_runner(llama: FakeLlama, grammar_calls: list[str] | None = None) -> An
 @pytest.fixture
 def isolated_providers(monkeypatch: pytest.MonkeyPatch) -> None:
     litellm = _providers.import_litellm()
-    monkeypatch.setattr(_providers, "_registered", {})
     monkeypatch.setattr(litellm, "custom_provider_map", [])
 
 
@@ -296,3 +295,14 @@ def test_real_model_honours_a_short_timeout(isolated_providers: None) -> None:
             max_tokens=200,
         )
     assert time.monotonic() - started < 3.0
+
+
+def test_provider_comes_back_when_someone_replaced_litellms_map(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("llama_cpp")
+    litellm = _providers.import_litellm()
+    _llm._ensure_local_provider(DEFAULT_LOCAL_MODEL)
+    monkeypatch.setattr(litellm, "custom_provider_map", [])  # e.g. the user assigns a new list
+    _llm._ensure_local_provider(DEFAULT_LOCAL_MODEL)
+    assert [entry["provider"] for entry in litellm.custom_provider_map] == [LOCAL_PROVIDER_PREFIX]

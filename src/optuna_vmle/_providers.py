@@ -23,7 +23,6 @@ MODEL_ENV = "VMLE_MODEL"
 
 _lock = threading.Lock()
 _litellm_module: types.ModuleType | None = None
-_registered: dict[str, Any] = {}
 
 
 def import_litellm() -> types.ModuleType:
@@ -50,24 +49,24 @@ def register_provider(prefix: str, handler: Any) -> None:
 
     Example:
         >>> import litellm
-        >>> from optuna_vmle._providers import register_provider
-        >>> litellm.custom_provider_map = [{"provider": "mine", "custom_handler": object()}]
+        >>> from optuna_vmle._providers import is_registered, register_provider
+        >>> theirs = {"provider": "mine", "custom_handler": litellm.CustomLLM()}
+        >>> litellm.custom_provider_map.append(theirs)
         >>> register_provider("doc-example", litellm.CustomLLM())
-        >>> sorted(entry["provider"] for entry in litellm.custom_provider_map)
-        ['doc-example', 'mine']
+        >>> is_registered("doc-example"), theirs in litellm.custom_provider_map
+        (True, True)
     """
     litellm = import_litellm()
     with _lock:
-        _registered[prefix] = handler
         others = [entry for entry in litellm.custom_provider_map if entry.get("provider") != prefix]
         # litellm reads this map on every completion call.
         litellm.custom_provider_map = [*others, {"provider": prefix, "custom_handler": handler}]
 
 
 def is_registered(prefix: str) -> bool:
-    """Whether an in-process provider serves ``prefix``."""
-    with _lock:
-        return prefix in _registered
+    """Whether an in-process provider serves ``prefix`` (as litellm's map says right now)."""
+    litellm = import_litellm()
+    return any(entry.get("provider") == prefix for entry in litellm.custom_provider_map)
 
 
 def provider_of(model: str) -> str:
