@@ -104,10 +104,16 @@ class Learner:
                 self._note(study, memory, number, wait=False)
         interval = self.options.insight_interval
         if interval is not None:
+            memory = StudyMemory(study)  # what other workers wrote meanwhile counts here
             notes = memory.notes()
             current = memory.insights()
-            if len(notes) - (current.version if current else 0) >= interval:
-                self._consolidate(study, memory, notes)
+            due = len(notes) - (current.version if current else 0) >= interval
+            if due and not self._consolidating_elsewhere(memory):
+                memory.claim_consolidation(self._worker, time.time())
+                try:
+                    self._consolidate(study, memory, notes)
+                finally:
+                    memory.claim_consolidation(self._worker, 0.0)  # done: the next one may start
 
     def submit(self, study: optuna.Study, trial_number: int) -> None:
         """Learn from a trial in the background thread (started on demand, stops when idle).
@@ -169,6 +175,13 @@ class Learner:
     def notes(self, study: optuna.Study) -> dict[int, dict[str, Any]]:
         """The notes of ``study`` by trial number."""
         return {int(note["trial"]): note for note in StudyMemory(study).notes()}
+
+    def _consolidating_elsewhere(self, memory: StudyMemory) -> bool:
+        """Whether another worker started consolidating recently (then this one need not)."""
+        claim = memory.consolidation_claim()
+        if not claim or claim.get("worker") == self._worker:
+            return False
+        return time.time() - float(claim.get("at", 0.0)) < 2 * (self.options.timeout or 60.0)
 
     def _vocabulary(self, study: optuna.Study) -> frozenset[str]:
         """What a note must name to count as a rule: the study's parameters, choices, task."""

@@ -37,6 +37,7 @@ from optuna_vmle._db import get_engine
 NOTE_PREFIX = "vmle:note:"
 INSIGHTS_PREFIX = "vmle:insights:"
 CLAIM_PREFIX = "vmle:learning:"
+CONSOLIDATING = "vmle:consolidating"
 _DIGITS = 6
 
 
@@ -127,6 +128,14 @@ class StudyMemory:
     def claim(self, trial_number: int, worker: str, at: float) -> None:
         """Say that ``worker`` learns from ``trial_number`` (others then leave it for a while)."""
         self._set(_key(CLAIM_PREFIX, trial_number), {"worker": worker, "at": at})
+
+    def consolidation_claim(self) -> dict[str, Any] | None:
+        """Which worker consolidates the notes now, and since when (None: nobody said so)."""
+        return self._attrs().get(CONSOLIDATING)
+
+    def claim_consolidation(self, worker: str, at: float) -> None:
+        """Say that ``worker`` consolidates the notes (others then skip for a while)."""
+        self._set(CONSOLIDATING, {"worker": worker, "at": at})
 
     def _attrs(self) -> dict[str, Any]:
         if self._cache is None:
