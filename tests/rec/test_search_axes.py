@@ -265,3 +265,34 @@ def test_windows_longer_than_a_fixed_maxlen_are_refused_up_front(split):
         search_space={"maxlen": 8, "train_window_size": CategoricalDistribution([0, 4])},
     )
     assert objective.search_space["train_window_size"].choices == (0, 4)
+
+
+def test_each_sequence_draws_its_own_sampled_softmax_negatives():
+    # Items 1..3; the target 1 and item 2 score 0, item 3 scores 10. With one negative per
+    # sequence a row's loss is 0 (the negative is the target, masked), log 2 or about 10.
+    embeddings = torch.tensor([[0.0], [0.0], [0.0], [1.0]])
+    hidden = torch.full((2, 1, 1), 10.0)
+    targets = torch.ones(2, 1, dtype=torch.long)
+
+    def mean_losses(shared):
+        return {
+            round(
+                float(
+                    next_item_loss(
+                        hidden,
+                        targets,
+                        embeddings,
+                        loss="sampled_softmax",
+                        num_negatives=1,
+                        generator=torch.Generator().manual_seed(seed),
+                        shared_negatives=shared,
+                    )
+                ),
+                1,
+            )
+            for seed in range(30)
+        }
+
+    same_negative = {0.0, 0.7, 10.0}
+    assert mean_losses(shared=True) <= same_negative  # both rows always share their negative
+    assert mean_losses(shared=False) - same_negative  # the rows drew different negatives

@@ -52,19 +52,31 @@ def sampled_softmax_loss(
     num_negatives: int,
     logit_scale: float = 1.0,
     generator: torch.Generator | None = None,
+    shared_negatives: bool = False,
 ) -> torch.Tensor:
-    """Softmax over the positive and ``num_negatives`` uniform negatives shared by the batch."""
-    n_items = embeddings.shape[0] - 1
+    """Softmax over the positive and ``num_negatives`` uniform negatives.
+
+    Each sequence draws its own negatives, shared by its positions; ``shared_negatives`` draws
+    one set for the whole batch instead, which on Beauty trains markedly worse (see
+    ``benchmarks/README.md``).
+
+    Args:
+        hidden: ``[B, L, d]`` encoder outputs.
+        targets: ``[B, L]`` next items, 0 where there is none.
+        embeddings: ``[n_items + 1, d]`` output item embeddings.
+    """
+    n_items, rows = embeddings.shape[0] - 1, 1 if shared_negatives else targets.shape[0]
     negatives = torch.randint(
-        1, n_items + 1, (num_negatives,), device=targets.device, generator=generator
+        1, n_items + 1, (rows, num_negatives), device=targets.device, generator=generator
     )
     positive_logits = (hidden * embeddings[targets]).sum(-1, keepdim=True)
-    negative_logits = hidden @ embeddings[negatives].T
+    # [B, L, d] x [B or 1, K, d] -> [B, L, K], one batched product per sequence.
+    negative_logits = hidden @ embeddings[negatives].transpose(1, 2)
     negative_logits = negative_logits.masked_fill(
-        negatives[None, :] == targets[:, None], float("-inf")
+        negatives[:, None, :] == targets[:, :, None], float("-inf")
     )
-    logits = torch.cat([positive_logits, negative_logits], dim=-1).float() * logit_scale
-    return F.cross_entropy(logits, torch.zeros_like(targets))
+    logits = torch.cat([positive_logits, negative_logits], dim=-1)[targets != 0]
+    return F.cross_entropy(logits.float() * logit_scale, torch.zeros_like(targets[targets != 0]))
 
 
 def full_cross_entropy_loss(
@@ -89,6 +101,7 @@ def next_item_loss(
     logit_scale: float = 1.0,
     num_negatives: int = 256,
     generator: torch.Generator | None = None,
+    shared_negatives: bool = False,
 ) -> torch.Tensor:
     """Loss ``loss`` (one of :data:`LOSSES`) over the positions of ``[B, L]`` ``targets`` not 0.
 
@@ -97,10 +110,6 @@ def next_item_loss(
         targets: ``[B, L]`` next item at each position, 0 where there is none.
         embeddings: ``[n_items + 1, d]`` output item embeddings.
     """
-    has_target = targets != 0
-    hidden, targets = hidden[has_target], targets[has_target]
-    if loss == "bce":
-        return bce_loss(hidden, targets, embeddings, logit_scale=logit_scale, generator=generator)
     if loss == "sampled_softmax":
         return sampled_softmax_loss(
             hidden,
@@ -109,7 +118,12 @@ def next_item_loss(
             num_negatives=num_negatives,
             logit_scale=logit_scale,
             generator=generator,
+            shared_negatives=shared_negatives,
         )
+    has_target = targets != 0
+    hidden, targets = hidden[has_target], targets[has_target]
+    if loss == "bce":
+        return bce_loss(hidden, targets, embeddings, logit_scale=logit_scale, generator=generator)
     if loss == "full_ce":
         return full_cross_entropy_loss(hidden, targets, embeddings, logit_scale=logit_scale)
     raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
