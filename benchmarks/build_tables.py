@@ -23,24 +23,27 @@ shard K trains the configs whose index in the seeded order is K modulo N), then 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 import dataclasses
 import itertools
 import json
 import os
+from pathlib import Path
 import platform
 import random
 import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _problems import DATA_DIR, TABLES_DIR, config_key  # noqa: E402
+from _problems import config_key  # noqa: E402
+from _problems import DATA_DIR  # noqa: E402
+from _problems import TABLES_DIR  # noqa: E402
 from compare import write_json_atomically  # noqa: E402
 
 
@@ -88,8 +91,9 @@ def subsample_users(dataset: Any, fraction: float, seed: int) -> Any:
     if fraction >= 1.0:
         return dataset
     rng = np.random.default_rng(seed)
-    keep = np.sort(rng.choice(len(dataset.sequences), int(len(dataset.sequences) * fraction),
-                              replace=False))
+    keep = np.sort(
+        rng.choice(len(dataset.sequences), int(len(dataset.sequences) * fraction), replace=False)
+    )
     return dataclasses.replace(
         dataset,
         sequences=[dataset.sequences[i] for i in keep],
@@ -107,17 +111,27 @@ def train_config(
     is fixed by ``FIXED``. Validation metrics are the best epoch's, test metrics are measured
     with that epoch's weights.
     """
-    from optuna_vmle.rec import HSTU, SASRec, TrainingConfig, fit
+    from optuna_vmle.rec import fit
+    from optuna_vmle.rec import HSTU
+    from optuna_vmle.rec import SASRec
+    from optuna_vmle.rec import TrainingConfig
 
     model_class = {"sasrec": SASRec, "hstu": HSTU}[model_name]
     model = model_class(
-        n_items=split.n_items, maxlen=FIXED["maxlen"], hidden_size=params["hidden_size"],
-        num_blocks=params["num_blocks"], num_heads=FIXED["num_heads"],
+        n_items=split.n_items,
+        maxlen=FIXED["maxlen"],
+        hidden_size=params["hidden_size"],
+        num_blocks=params["num_blocks"],
+        num_heads=FIXED["num_heads"],
         dropout=params["dropout"],
     )
     config = TrainingConfig(
-        loss=params["loss"], lr=params["lr"], batch_size=FIXED["batch_size"],
-        max_epochs=max_epochs, patience=patience, seed=FIXED["seed"],
+        loss=params["loss"],
+        lr=params["lr"],
+        batch_size=FIXED["batch_size"],
+        max_epochs=max_epochs,
+        patience=patience,
+        seed=FIXED["seed"],
     )
     result = fit(model, split, config, device="cpu")
     return {
@@ -134,7 +148,10 @@ def train_config(
 def git_sha() -> str:
     try:
         return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
             cwd=Path(__file__).resolve().parent,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
@@ -144,8 +161,10 @@ def git_sha() -> str:
 def hardware(threads: int) -> str:
     import torch
 
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-            f"torch {torch.__version__} CPU, {threads} thread(s)")
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__} CPU, {threads} thread(s)"
+    )
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -187,8 +206,9 @@ def merge_tables(out: Path, shard_paths: Sequence[Path]) -> dict[str, Any]:
     for path, table in zip(shard_paths, tables):
         meta = table["metadata"]
         if table["space"] != grid or any(meta.get(f) != first.get(f) for f in same):
-            raise SystemExit(f"{path} was built with another grid or settings than "
-                             f"{shard_paths[0]}")
+            raise SystemExit(
+                f"{path} was built with another grid or settings than {shard_paths[0]}"
+            )
     order = {config_key(c, grid): i for i, c in enumerate(grid_configs(grid))}
     rows: dict[tuple[int, ...], dict[str, Any]] = {}
     for table in tables:
@@ -197,19 +217,26 @@ def merge_tables(out: Path, shard_paths: Sequence[Path]) -> dict[str, Any]:
     n_shards = int(first["shard"].split("/")[1]) if "shard" in first else len(tables)
     command = unsharded_command(first["command"])
     metadata = {key: value for key, value in first.items() if key != "shard"}
-    metadata.update({
-        "command": (f"for K in $(seq 0 {n_shards - 1}); do {command} --shard $K/{n_shards} "
-                    f"--out shard.$K.json & done; wait; python benchmarks/build_tables.py "
-                    f"--merge {shlex.quote(out.name)} shard.*.json"),
-        "hardware": f"{first['hardware']}, {n_shards} shard processes in parallel",
-        "shards": n_shards,
-        "n_rows": len(rows),
-        "complete": len(rows) == len(order),
-        "wall_s": sum(float(t["metadata"].get("wall_s", 0.0)) for t in tables),
-        "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    })
-    merged = {"rows": [rows[key] for key in sorted(rows, key=order.__getitem__)],
-              "space": grid, "metadata": metadata}
+    metadata.update(
+        {
+            "command": (
+                f"for K in $(seq 0 {n_shards - 1}); do {command} --shard $K/{n_shards} "
+                f"--out shard.$K.json & done; wait; python benchmarks/build_tables.py "
+                f"--merge {shlex.quote(out.name)} shard.*.json"
+            ),
+            "hardware": f"{first['hardware']}, {n_shards} shard processes in parallel",
+            "shards": n_shards,
+            "n_rows": len(rows),
+            "complete": len(rows) == len(order),
+            "wall_s": sum(float(t["metadata"].get("wall_s", 0.0)) for t in tables),
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+    )
+    merged = {
+        "rows": [rows[key] for key in sorted(rows, key=order.__getitem__)],
+        "space": grid,
+        "metadata": metadata,
+    }
     write_json_atomically(out, merged)
     print(f"{out}: {len(rows)}/{len(order)} rows from {len(tables)} shard tables", flush=True)
     return merged
@@ -222,17 +249,32 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--grid", choices=sorted(GRIDS), default="small")
     parser.add_argument("--max-epochs", type=int, default=5)
     parser.add_argument("--patience", type=int, default=None)
-    parser.add_argument("--user-subsample", type=float, default=1.0,
-                        help="fraction of users kept (seeded), for CPU budgets")
+    parser.add_argument(
+        "--user-subsample",
+        type=float,
+        default=1.0,
+        help="fraction of users kept (seeded), for CPU budgets",
+    )
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--max-configs", type=int, default=None,
-                        help="stop after this many new rows")
+    parser.add_argument(
+        "--max-configs", type=int, default=None, help="stop after this many new rows"
+    )
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--shard", type=parse_shard, default=None, metavar="K/N",
-                        help="train only the configs whose seeded index is K modulo N")
-    parser.add_argument("--merge", type=Path, nargs="+", default=None,
-                        metavar=("OUT", "SHARD"),
-                        help="merge the shard tables SHARD... into OUT and exit")
+    parser.add_argument(
+        "--shard",
+        type=parse_shard,
+        default=None,
+        metavar="K/N",
+        help="train only the configs whose seeded index is K modulo N",
+    )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar=("OUT", "SHARD"),
+        help="merge the shard tables SHARD... into OUT and exit",
+    )
     args = parser.parse_args(argv)
     if args.merge is not None:
         merge_tables(args.merge[0], args.merge[1:])
@@ -240,7 +282,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     import torch
 
-    from optuna_vmle.rec import leave_one_out, load_sequences
+    from optuna_vmle.rec import leave_one_out
+    from optuna_vmle.rec import load_sequences
 
     torch.set_num_threads(args.threads)
     grid = grid_for(args.model, args.grid)
@@ -252,17 +295,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     if table.get("space", grid) != grid:
         raise SystemExit(f"{out} was built with another grid; choose another --out")
     done = {config_key(row["params"], grid) for row in table["rows"]}
-    todo = [c for i, c in enumerate(grid_configs(grid))
-            if config_key(c, grid) not in done
-            and (args.shard is None or i % args.shard[1] == args.shard[0])]
+    todo = [
+        c
+        for i, c in enumerate(grid_configs(grid))
+        if config_key(c, grid) not in done
+        and (args.shard is None or i % args.shard[1] == args.shard[0])
+    ]
 
-    dataset = subsample_users(load_sequences(DATA_DIR / f"{args.dataset}.txt"),
-                              args.user_subsample, seed=0)
+    dataset = subsample_users(
+        load_sequences(DATA_DIR / f"{args.dataset}.txt"), args.user_subsample, seed=0
+    )
     split = leave_one_out(dataset, drop_short_users=True)
     metadata = table.get("metadata", {})
     spent = float(metadata.get("wall_s", 0.0))
-    print(f"{out.name}: {len(done)} rows done, {len(todo)} to go, {split.n_users} users",
-          flush=True)
+    print(
+        f"{out.name}: {len(done)} rows done, {len(todo)} to go, {split.n_users} users", flush=True
+    )
     for count, config in enumerate(todo[: args.max_configs], start=1):
         started = time.perf_counter()
         try:
@@ -276,10 +324,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         table["space"] = grid
         table["metadata"] = {
             "metric": METRIC,
-            "task": (f"Maximise the validation NDCG@10 (full ranking, leave-one-out) of "
-                     f"{MODEL_NAMES[args.model]} on Amazon {args.dataset}."),
-            "command": "python benchmarks/" + " ".join(
-                shlex.quote(a) for a in [Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
+            "task": (
+                f"Maximise the validation NDCG@10 (full ranking, leave-one-out) of "
+                f"{MODEL_NAMES[args.model]} on Amazon {args.dataset}."
+            ),
+            "command": "python benchmarks/"
+            + " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
             "git_sha": git_sha(),
             "hardware": hardware(args.threads),
             "dataset": args.dataset,
@@ -299,8 +349,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.shard is not None:
             table["metadata"]["shard"] = f"{args.shard[0]}/{args.shard[1]}"
         write_json_atomically(out, table)
-        print(f"[{len(done) + count}/{len(done) + len(todo)}] {config} -> "
-              f"{metrics.get(METRIC)} ({time.perf_counter() - started:.0f} s)", flush=True)
+        print(
+            f"[{len(done) + count}/{len(done) + len(todo)}] {config} -> "
+            f"{metrics.get(METRIC)} ({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -15,15 +15,18 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+from pathlib import Path
 import sys
 import tempfile
-from pathlib import Path
 
 import optuna
 
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _problems import get_problem  # noqa: E402
-from compare import DEFAULT_MODEL, make_sampler  # noqa: E402
+from compare import DEFAULT_MODEL  # noqa: E402
+from compare import make_sampler  # noqa: E402
+
 
 SUMMARIES_DIR = Path(__file__).resolve().parent / "summaries"
 
@@ -44,7 +47,11 @@ def main() -> None:
     problem = get_problem(args.problem)
     with tempfile.TemporaryDirectory(prefix="vmle-distill-") as workdir:
         make = functools.partial(
-            make_sampler, seed=args.seed, problem=problem, model=args.model, budget=args.trials,
+            make_sampler,
+            seed=args.seed,
+            problem=problem,
+            model=args.model,
+            budget=args.trials,
             workdir=Path(workdir),
         )
         distiller = make("vmle")
@@ -58,11 +65,20 @@ def main() -> None:
 
         out.parent.mkdir(parents=True, exist_ok=True)
         export_summaries(f"sqlite:///{Path(workdir) / 'vmle-memory.db'}", out)
-    print("SUMMARY " + json.dumps({
-        "problem": args.problem, "trials": args.trials, "best": study.best_value,
-        "top_configs": len(summary.get("top_configs", [])), "rules": summary.get("rules", []),
-        "out": str(out),
-    }, default=str))
+    print(
+        "SUMMARY "
+        + json.dumps(
+            {
+                "problem": args.problem,
+                "trials": args.trials,
+                "best": study.best_value,
+                "top_configs": len(summary.get("top_configs", [])),
+                "rules": summary.get("rules", []),
+                "out": str(out),
+            },
+            default=str,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 from optuna_vmle import _local_model
-from optuna_vmle._llm import LLMCallError, complete_json, import_litellm
+from optuna_vmle._llm import complete_json
+from optuna_vmle._llm import import_litellm
+from optuna_vmle._llm import LLMCallError
+
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -72,9 +75,7 @@ def build_messages() -> list[dict[str, str]]:
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def _call(
-    messages: list[dict[str, str]], schema: dict[str, Any], seed: int
-) -> dict[str, Any]:
+def _call(messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         reply = complete_json(
@@ -153,9 +154,7 @@ def run(calls: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--calls", type=int, default=20)
-    parser.add_argument(
-        "--out", type=Path, default=Path("benchmarks/results/local_model.json")
-    )
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/local_model.json"))
     args = parser.parse_args()
     summary = run(args.calls)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -14,18 +14,22 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Sequence
+import json
 from pathlib import Path
+import sys
 from typing import Any
 
 import numpy as np
 import optuna
 
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _problems import get_problem  # noqa: E402
-from compare import SCRIPTED_MODEL, llm_tokens, run_study, write_json_atomically  # noqa: E402
+from compare import llm_tokens  # noqa: E402
+from compare import run_study  # noqa: E402
+from compare import SCRIPTED_MODEL  # noqa: E402
+from compare import write_json_atomically  # noqa: E402
 
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "overhead"
@@ -82,8 +86,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--samplers", nargs="+", default=["vmle", "tpe", "gp"])
-    parser.add_argument("--gp-cap", type=int, default=100,
-                        help="GP's cost grows cubically: stop its study here (n/a beyond)")
+    parser.add_argument(
+        "--gp-cap",
+        type=int,
+        default=100,
+        help="GP's cost grows cubically: stop its study here (n/a beyond)",
+    )
     parser.add_argument("--problem", default="hpo-mixed")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -112,9 +120,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         }
         for name, r in results.items()
     }
-    summary = {"problem": args.problem, "seed": args.seed, "out": str(args.out),
-               "skipped": skipped, "at_trials": table,
-               "wall_s": {name: r["wall_s"] for name, r in results.items()}}
+    summary = {
+        "problem": args.problem,
+        "seed": args.seed,
+        "out": str(args.out),
+        "skipped": skipped,
+        "at_trials": table,
+        "wall_s": {name: r["wall_s"] for name, r in results.items()},
+    }
     write_json_atomically(args.out / "overhead.json", {"summary": summary, "raw": results})
     plot(results, args.out / "overhead.png")
     print("SUMMARY " + json.dumps(summary))

@@ -13,7 +13,8 @@ import math
 
 import optuna
 
-from optuna_vmle import VirtualMLESampler, study_report
+from optuna_vmle import study_report
+from optuna_vmle import VirtualMLESampler
 
 
 def objective(trial: optuna.Trial) -> float:
@@ -35,7 +36,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--storage", default="sqlite:///quickstart.db", help="Optuna storage URL (default: %(default)s)"
+        "--storage",
+        default="sqlite:///quickstart.db",
+        help="Optuna storage URL (default: %(default)s)",
     )
     parser.add_argument("--study-name", default="quickstart", help="default: %(default)s")
     args = parser.parse_args()

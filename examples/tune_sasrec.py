@@ -19,9 +19,13 @@ from __future__ import annotations
 import argparse
 
 import optuna
-from optuna.distributions import CategoricalDistribution, IntDistribution
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import IntDistribution
 
-from optuna_vmle.rec import RecTrainingError, make_synthetic_dataset, sasrec_objective
+from optuna_vmle.rec import make_synthetic_dataset
+from optuna_vmle.rec import RecTrainingError
+from optuna_vmle.rec import sasrec_objective
+
 
 DEFAULT_STORAGE = "sqlite:///tune_sasrec.db"
 
@@ -38,7 +42,8 @@ SMALL_SPACE = {
 def make_sampler(name: str, objective, seed: int) -> optuna.samplers.BaseSampler:
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
-    from optuna_vmle import TransferOptions, VirtualMLESampler
+    from optuna_vmle import TransferOptions
+    from optuna_vmle import VirtualMLESampler
 
     return VirtualMLESampler(
         task=objective.task_description,
@@ -57,12 +62,16 @@ def note_line(note: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--sampler", choices=["vmle", "tpe"], default="vmle")
     parser.add_argument("--max-epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--storage", default=DEFAULT_STORAGE, help="Optuna storage URL (%(default)s)")
+    parser.add_argument(
+        "--storage", default=DEFAULT_STORAGE, help="Optuna storage URL (%(default)s)"
+    )
     parser.add_argument("--study-name", help="default: sasrec-<sampler>-seed<seed>")
     args = parser.parse_args()
     study_name = args.study_name or f"sasrec-{args.sampler}-seed{args.seed}"
@@ -108,7 +117,9 @@ def main() -> None:
 
         print()
         print(study_report(study))
-    print(f"\nstudy '{study_name}' ({len(study.trials)} trials) is in {args.storage}; open it with:")
+    print(
+        f"\nstudy '{study_name}' ({len(study.trials)} trials) is in {args.storage}; open it with:"
+    )
     print(f"  optuna-dashboard {args.storage}")
 
 

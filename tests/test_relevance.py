@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import doctest
 
-import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
+import pytest
 
 from optuna_vmle import _relevance
 from optuna_vmle._relevance import EMPTY
 from optuna_vmle._relevance import OFF_TOPIC
 from optuna_vmle._relevance import PLACEHOLDER
-from optuna_vmle._relevance import REPETITIVE
 from optuna_vmle._relevance import relevance_problem
+from optuna_vmle._relevance import REPETITIVE
 from optuna_vmle._relevance import search_space_vocabulary
 from optuna_vmle._relevance import task_vocabulary
 from optuna_vmle._relevance import usable_text

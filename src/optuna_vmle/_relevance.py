@@ -28,11 +28,11 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Collection
 from collections.abc import Iterable
 from collections.abc import Mapping
+import re
 from typing import TYPE_CHECKING
 
 
@@ -76,8 +76,18 @@ _SYNONYMS = (
     ("batch", "batch size", "bs"),
     ("epoch", "max epoch", "num epoch", "n epoch", "training length"),
     ("layer", "block", "num layer", "num block", "n layer", "depth"),
-    ("hidden", "hidden size", "hidden dim", "hidden unit", "embedding", "embedding size",
-     "embedding dim", "d model", "width", "dim"),
+    (
+        "hidden",
+        "hidden size",
+        "hidden dim",
+        "hidden unit",
+        "embedding",
+        "embedding size",
+        "embedding dim",
+        "d model",
+        "width",
+        "dim",
+    ),
     ("weight decay", "wd", "l2", "regularization", "regularisation"),
     ("negative", "num negative", "negative sample", "neg", "n neg"),
     ("head", "num head", "attention head", "n head"),
@@ -88,16 +98,43 @@ _SYNONYMS = (
     ("warmup", "warm up"),
 )
 # Metrics and learning-curve words: a text about them is about the objective, whatever the task.
-_METRICS = frozenset({
-    "loss", "accuracy", "auc", "ndcg", "hr", "hit rate", "mrr", "recall", "precision", "f1",
-    "rmse", "mae", "mse", "perplexity", "objective", "metric", "validation", "overfit",
-    "overfitting", "underfit", "diverge", "diverged", "diverges", "converge", "pruned", "pruning",
-    "learning curve", "early stopping",
-})
+_METRICS = frozenset(
+    {
+        "loss",
+        "accuracy",
+        "auc",
+        "ndcg",
+        "hr",
+        "hit rate",
+        "mrr",
+        "recall",
+        "precision",
+        "f1",
+        "rmse",
+        "mae",
+        "mse",
+        "perplexity",
+        "objective",
+        "metric",
+        "validation",
+        "overfit",
+        "overfitting",
+        "underfit",
+        "diverge",
+        "diverged",
+        "diverges",
+        "converge",
+        "pruned",
+        "pruning",
+        "learning curve",
+        "early stopping",
+    }
+)
 # Words that say nothing of a particular task: English function words and the generic vocabulary
 # of any search ("best", "trial", "improve"), so that a task description does not make "the best
 # way to reduce stress" relevant.
-_GENERIC = frozenset("""
+_GENERIC = frozenset(
+    """
 a about above after again against all also an and any are as at be because been before being
 below between both but by can could did do does doing down during each enough every few for from
 further get gets got had has have having he her here how i if in into is it its just less like
@@ -116,7 +153,8 @@ excluded leave protocol update recent optimal optimum algorithm sample random hy
 hyperparameters parameter parameters configuration setting settings expected previous original
 different case step steps pytorch torch tensorflow jax python framework train trains trained
 training
-""".split())
+""".split()
+)
 
 
 def task_vocabulary(
