@@ -33,7 +33,7 @@ from optuna.distributions import (
 )
 
 from _paths import DATA_DIR
-from optuna_vmle._search_space import suggest
+from optuna_vmle import suggest
 
 
 TABLES_DIR = Path(__file__).resolve().parent / "tables"

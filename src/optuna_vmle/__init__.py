@@ -14,6 +14,7 @@ from optuna_vmle._options import TransferOptions
 from optuna_vmle._report import study_report
 from optuna_vmle._retrieval import descriptor_similarity
 from optuna_vmle._sampler import VirtualMLESampler
+from optuna_vmle._search_space import suggest
 from optuna_vmle._summary_files import export_summaries
 from optuna_vmle._summary_files import import_summaries
 
@@ -35,4 +36,5 @@ __all__ = [
     "import_summaries",
     "record_errors",
     "study_report",
+    "suggest",
 ]

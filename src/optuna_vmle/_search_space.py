@@ -49,7 +49,20 @@ def describe(name: str, distribution: BaseDistribution) -> str:
 
 
 def suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution) -> Any:
-    """Suggest ``name`` from ``distribution`` through the public Trial API."""
+    """Suggest ``name`` from ``distribution`` through the public Trial API.
+
+    Objectives that keep their search space as distributions (the rec objectives, benchmark
+    problems) suggest every parameter this way.
+
+    Example:
+        >>> import optuna
+        >>> from optuna_vmle import suggest
+        >>> space = {"lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)}
+        >>> study = optuna.create_study()
+        >>> study.optimize(lambda t: suggest(t, "lr", space["lr"]), n_trials=1)
+        >>> 1e-4 <= study.best_params["lr"] <= 1e-1
+        True
+    """
     if isinstance(distribution, FloatDistribution):
         return trial.suggest_float(
             name, distribution.low, distribution.high, log=distribution.log, step=distribution.step

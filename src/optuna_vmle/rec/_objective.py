@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.distributions import CategoricalDistribution
-from optuna.distributions import FloatDistribution
-from optuna.distributions import IntDistribution
 import torch
 
+from optuna_vmle import suggest
 from optuna_vmle.rec._data import DatasetDescriptors
 from optuna_vmle.rec._data import leave_one_out
 from optuna_vmle.rec._data import LeaveOneOutSplit
@@ -40,21 +39,6 @@ USER_ATTR_PREFIX = "rec:"
 ERROR_ATTR = "vmle:error"
 # Parameters the objective samples only when they apply.
 CONDITIONAL_PARAMS = ("use_weight_decay", "weight_decay", "num_negatives")
-
-
-def suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution) -> Any:
-    """Suggest ``name`` from ``distribution`` through the public Trial API."""
-    if isinstance(distribution, FloatDistribution):
-        return trial.suggest_float(
-            name, distribution.low, distribution.high, log=distribution.log, step=distribution.step
-        )
-    if isinstance(distribution, IntDistribution):
-        return trial.suggest_int(
-            name, distribution.low, distribution.high, log=distribution.log, step=distribution.step
-        )
-    if isinstance(distribution, CategoricalDistribution):
-        return trial.suggest_categorical(name, distribution.choices)
-    raise TypeError(f"unsupported distribution for {name!r}: {distribution!r}")
 
 
 def _describe(
