@@ -425,3 +425,20 @@ def test_unused_conditional_parameters_do_not_make_a_duplicate_new(memory_url: s
     study.optimize(conditional, n_trials=2)
     assert study.trials[1].params["lr"] == 2e-3
     assert "already tried in trial #0" in llm.calls[2].messages[-1]["content"]
+
+
+def test_a_failing_guard_hands_the_trial_to_tpe_not_to_the_llm(
+    memory_url: str, monkeypatch
+) -> None:
+    from optuna_vmle import _sampler
+
+    def broken(*args, **kwargs):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(_sampler, "screen_candidates", broken)
+    llm = ScriptedLLM([], default=reply(GOOD))
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url, llm_bonus=0.5))
+    study.optimize(objective, n_trials=2)
+    assert [t.user_attrs["vmle:source"] for t in study.trials] == ["fallback"] * 2
+    assert study.trials[0].user_attrs["vmle:fallback_kind"] == "guard-error"
+    assert study.trials[0].params != GOOD

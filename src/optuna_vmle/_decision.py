@@ -145,19 +145,15 @@ def usage_attr(model: str, usage: Usage) -> dict[str, Any]:
 
 def screened_out_reason(screened: ScreenResult) -> str:
     """Why the guard ran another configuration than the LLM's."""
-    if screened.reason == "not-trusted":
-        return f"screened out: the LLM's trust share is {screened.trust:.2f} in this study"
-    if screened.best_llm_score is None:
+    if screened.reason == "duplicate":
         return "screened out: the proposal repeats an earlier trial"
-    if screened.phase == "startup":
+    if screened.reason == "not-trusted" and screened.trust is not None:
+        source = "a random draw" if screened.phase == "startup" else "TPE's candidate"
         return (
-            f"screened out at startup: novelty {screened.best_llm_score:.3g} is below "
-            f"random draws' median {screened.best_tpe_score:.3g}"
+            f"screened out: the LLM's trust share is {screened.trust:.2f} in this study "
+            f"({screened.phase} phase); {source} ran instead"
         )
-    return (
-        f"screened out: TPE's candidate scores {screened.best_tpe_score:.3g}, "
-        f"the LLM's {screened.best_llm_score:.3g}"
-    )
+    return f"screened out ({screened.phase} phase, {screened.reason or 'no reason recorded'})"
 
 
 def _rounded(score: float | None) -> float | None:

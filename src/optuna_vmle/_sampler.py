@@ -27,6 +27,7 @@ from optuna_vmle._options import LearningOptions
 from optuna_vmle._options import LLMOptions
 from optuna_vmle._options import StoreOptions
 from optuna_vmle._options import TransferOptions
+from optuna_vmle._proposer import ProposalResult
 from optuna_vmle._proposer import Proposer
 from optuna_vmle._providers import default_model
 from optuna_vmle._retrieval import transferred_configs
@@ -171,7 +172,18 @@ class VirtualMLESampler(BaseSampler):
         find_duplicate = duplicate_finder(study, trial, fixed)
         seed = trial_seed(self._seed, trial.number)
         result = self._proposer.propose(study, trial, space, find_duplicate, seed)
-        screened = None if fixed else self._screen(study, trial, space, result, find_duplicate)
+        try:
+            screened = None if fixed else self._screen(study, trial, space, result, find_duplicate)
+        except Exception as error:  # A broken guard must not hand the study to an unguarded LLM.
+            _logger.warning(f"Trial {trial.number}: the guard failed ({error}); TPE decides.")
+            screened = None
+            result = ProposalResult(
+                None,
+                failure=f"the guard failed: {error}",
+                failure_kind="guard-error",
+                usage=result.usage,
+                memory_ids=result.memory_ids,
+            )
         decision = decide(result, screened, enqueued=bool(fixed))
         params = decision.params
         if params is None:
@@ -243,20 +255,16 @@ class VirtualMLESampler(BaseSampler):
         if self._llm_bonus is None or not isinstance(self._fallback, TPESampler):
             return None
         candidates = [result.proposal.params] if result.proposal is not None else []
-        try:
-            return screen_candidates(
-                self._fallback,
-                study,
-                trial,
-                space,
-                candidates,
-                llm_bonus=self._llm_bonus,
-                is_duplicate=lambda params: find_duplicate(params) is not None,
-                seed=trial_seed(self._seed, trial.number),
-            )
-        except Exception as error:  # The screen is a guard; without it the LLM decides.
-            _logger.warning(f"Trial {trial.number}: screening skipped ({error}).")
-            return None
+        return screen_candidates(
+            self._fallback,
+            study,
+            trial,
+            space,
+            candidates,
+            llm_bonus=self._llm_bonus,
+            is_duplicate=lambda params: find_duplicate(params) is not None,
+            seed=trial_seed(self._seed, trial.number),
+        )
 
     def _fallback_relative(
         self, study: Study, trial: FrozenTrial, space: dict[str, BaseDistribution]
