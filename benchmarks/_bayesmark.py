@@ -106,8 +106,11 @@ def _estimator(model: str, classifier: bool, params: Params) -> Any:
         cls = neighbors.KNeighborsClassifier if classifier else neighbors.KNeighborsRegressor
         return cls(**params)
     if model == "SVM":
-        return svm.SVC(kernel="rbf", probability=True, **params) if classifier else svm.SVR(
-            kernel="rbf", **params)
+        return (
+            svm.SVC(kernel="rbf", probability=True, **params)
+            if classifier
+            else svm.SVR(kernel="rbf", **params)
+        )
     if model == "DT":
         cls = tree.DecisionTreeClassifier if classifier else tree.DecisionTreeRegressor
         return cls(max_leaf_nodes=None, **params)
@@ -129,8 +132,9 @@ class BayesmarkProblem(Problem):
     metric: str = "acc"
 
     def evaluate(self, params: Params) -> Evaluation:
-        return Evaluation(_cv_loss(self.model, self.dataset, self.metric,
-                                   tuple(sorted(params.items()))))
+        return Evaluation(
+            _cv_loss(self.model, self.dataset, self.metric, tuple(sorted(params.items())))
+        )
 
     @property
     def descriptors(self) -> dict[str, str | float]:

@@ -16,23 +16,23 @@ configurations.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import field
 import json
 import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _paths import DATA_DIR
 import numpy as np
 import optuna
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
+from optuna.distributions import BaseDistribution
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+from optuna.distributions import IntDistribution
 
-from _paths import DATA_DIR
 from optuna_vmle import suggest
 
 
@@ -98,9 +98,7 @@ class Problem:
     def reference_worst(self) -> float | None:
         """Median value of uniformly random configurations (the "regret 1" level)."""
         rng = np.random.default_rng(0)
-        values = [
-            self.evaluate(self.random_params(rng)).value for _ in range(REFERENCE_SAMPLES)
-        ]
+        values = [self.evaluate(self.random_params(rng)).value for _ in range(REFERENCE_SAMPLES)]
         return float(np.median(values))
 
     def random_params(self, rng: np.random.Generator) -> Params:
@@ -345,7 +343,9 @@ class LiveProblem(Problem):
 
 def _live_sasrec() -> Problem:
     """``sasrec_objective`` on a small synthetic dataset (500 users, 200 items), 5 epochs."""
-    from optuna_vmle.rec import RecTrainingError, make_synthetic_dataset, sasrec_objective
+    from optuna_vmle.rec import make_synthetic_dataset
+    from optuna_vmle.rec import RecTrainingError
+    from optuna_vmle.rec import sasrec_objective
 
     objective = sasrec_objective(
         make_synthetic_dataset(seed=0),
@@ -354,7 +354,10 @@ def _live_sasrec() -> Problem:
             "num_blocks": IntDistribution(1, 3),
             "loss": CategoricalDistribution(["bce", "sampled_softmax", "full_ce"]),
             # Fixed, to keep a trial at a few seconds on a CPU.
-            "num_heads": 1, "maxlen": 50, "batch_size": 128, "use_weight_decay": False,
+            "num_heads": 1,
+            "maxlen": 50,
+            "batch_size": 128,
+            "use_weight_decay": False,
             "num_negatives": 64,
         },
         max_epochs=5,

@@ -58,7 +58,7 @@ QUALITIES = {
 
 
 def is_simulated(model: str) -> bool:
-    return model.startswith(MODEL_PREFIX) and model[len(MODEL_PREFIX):] in QUALITIES
+    return model.startswith(MODEL_PREFIX) and model[len(MODEL_PREFIX) :] in QUALITIES
 
 
 @functools.cache
@@ -143,8 +143,9 @@ class SimulatedLLM:
         fresh = fresh or list(range(len(self._pool)))
         chosen = self._rng.choice(fresh, size=min(k, len(fresh)), replace=False)
         scores = [self._sign * self._pool[i][1] for i in chosen]
-        index = int(chosen[int(np.argmax(scores) if self.quality.misleading
-                               else np.argmin(scores))])
+        index = int(
+            chosen[int(np.argmax(scores) if self.quality.misleading else np.argmin(scores))]
+        )
         self._used.add(index)
         return dict(self._pool[index][0])
 

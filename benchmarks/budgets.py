@@ -17,18 +17,21 @@ Writes ``<out>.json`` and ``<out>.png`` and prints one ``SUMMARY {...}`` line.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections import defaultdict
 from collections.abc import Sequence
+import json
 from pathlib import Path
+import sys
 from typing import Any
 
 import numpy as np
 
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _problems import get_problem  # noqa: E402
-from compare import REFERENCE_SAMPLER, UNUSABLE_MODEL, write_json_atomically  # noqa: E402
+from compare import REFERENCE_SAMPLER  # noqa: E402
+from compare import UNUSABLE_MODEL  # noqa: E402
+from compare import write_json_atomically  # noqa: E402
 
 
 def load_curves(
@@ -101,14 +104,24 @@ def compare_budgets(
             if not mine:
                 continue
             q25, q50, q75 = (float(x) for x in np.percentile(mine, [25, 50, 75]))
-            row: dict[str, Any] = {"budget": budget, "runs": len(mine), "median": q50,
-                                   "iqr": [q25, q75], "mean": float(np.mean(mine))}
+            row: dict[str, Any] = {
+                "budget": budget,
+                "runs": len(mine),
+                "median": q50,
+                "iqr": [q25, q75],
+                "mean": float(np.mean(mine)),
+            }
             if tpe and sampler != REFERENCE_SAMPLER:
                 worse = "less" if maximize else "greater"
                 p = float(mannwhitneyu(mine, tpe, alternative=worse).pvalue)
                 median_worse = q50 < np.median(tpe) if maximize else q50 > np.median(tpe)
-                row.update({"tpe_median": float(np.median(tpe)), "p_worse": p,
-                            "loss": bool(median_worse and p < alpha)})
+                row.update(
+                    {
+                        "tpe_median": float(np.median(tpe)),
+                        "p_worse": p,
+                        "loss": bool(median_worse and p < alpha),
+                    }
+                )
             rows.append(row)
         result[sampler] = rows
     return result
@@ -120,28 +133,40 @@ def trials_to_tpe_best(
     """Issue 6's second target: when does each sampler reach the median best TPE reaches in
     ``target_budget`` trials? Per sampler: each run's first such trial (None: never)."""
     maximize = direction == "maximize"
-    reference = [c[target_budget - 1] for c in curves.get(REFERENCE_SAMPLER, [])
-                 if len(c) >= target_budget and c[target_budget - 1] is not None]
+    reference = [
+        c[target_budget - 1]
+        for c in curves.get(REFERENCE_SAMPLER, [])
+        if len(c) >= target_budget and c[target_budget - 1] is not None
+    ]
     if not reference:
         return {}
     target = float(np.median(reference))
     reached: dict[str, Any] = {"target": target, "target_budget": target_budget, "samplers": {}}
     for sampler, runs in sorted(curves.items()):
         firsts = [
-            next((i for i, v in enumerate(c, start=1)
-                  if v is not None and (v >= target if maximize else v <= target)), None)
+            next(
+                (
+                    i
+                    for i, v in enumerate(c, start=1)
+                    if v is not None and (v >= target if maximize else v <= target)
+                ),
+                None,
+            )
             for c in runs
         ]
         found = sorted(f for f in firsts if f is not None)
         reached["samplers"][sampler] = {
-            "runs": len(runs), "trials": firsts, "reached": len(found),
+            "runs": len(runs),
+            "trials": firsts,
+            "reached": len(found),
             "median": float(np.median([f if f is not None else np.inf for f in firsts])),
         }
     return reached
 
 
-def plot(problem: str, curves: dict[str, list[list[float | None]]], direction: str,
-         out: Path) -> None:
+def plot(
+    problem: str, curves: dict[str, list[list[float | None]]], direction: str, out: Path
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -173,18 +198,24 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--model", default=None, help="keep only LLM runs of this model")
     parser.add_argument("--budgets", type=int, nargs="+", default=[10, 20, 30, 40, 50])
     parser.add_argument("--alpha", type=float, default=0.05)
-    parser.add_argument("--target-budget", type=int, default=None,
-                        help="also report when each sampler reaches TPE's median best at this "
-                             "budget (list the directory with the longer TPE runs first)")
+    parser.add_argument(
+        "--target-budget",
+        type=int,
+        default=None,
+        help="also report when each sampler reaches TPE's median best at this "
+        "budget (list the directory with the longer TPE runs first)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="path stem for .json and .png")
     args = parser.parse_args(argv)
 
     found = load_curves(args.results, args.problem, args.samplers, args.model)
     report = {}
     for problem, entry in sorted(found.items()):
-        report[problem] = {"budgets": compare_budgets(
-            entry["curves"], entry["direction"], args.budgets, args.alpha
-        )}
+        report[problem] = {
+            "budgets": compare_budgets(
+                entry["curves"], entry["direction"], args.budgets, args.alpha
+            )
+        }
         if args.target_budget is not None:
             report[problem]["to_tpe_best"] = trials_to_tpe_best(
                 entry["curves"], entry["direction"], args.target_budget
@@ -195,22 +226,34 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for problem, entry in report.items():
         print(f"## {problem}")
         for sampler, rows in entry["budgets"].items():
-            cells = [f"{r['budget']}: {r['median']:.4g}"
-                     + (f" (p={r['p_worse']:.2f}{', LOSS' if r['loss'] else ''})"
-                        if "p_worse" in r else "") for r in rows]
+            cells = [
+                f"{r['budget']}: {r['median']:.4g}"
+                + (
+                    f" (p={r['p_worse']:.2f}{', LOSS' if r['loss'] else ''})"
+                    if "p_worse" in r
+                    else ""
+                )
+                for r in rows
+            ]
             print(f"{sampler:>16} n={rows[0]['runs'] if rows else 0}  " + "; ".join(cells))
         reached = entry.get("to_tpe_best")
         if reached:
-            print(f"  first trial reaching TPE's median best at {reached['target_budget']} "
-                  f"trials ({reached['target']:.4g}):")
+            print(
+                f"  first trial reaching TPE's median best at {reached['target_budget']} "
+                f"trials ({reached['target']:.4g}):"
+            )
             for sampler, row in reached["samplers"].items():
                 print(f"{sampler:>16} {row['trials']} median {row['median']:g}")
     losses = {
         problem: sorted({s for s, rows in entry["budgets"].items() for r in rows if r.get("loss")})
         for problem, entry in report.items()
     }
-    summary = {"out": str(args.out), "budgets": args.budgets, "alpha": args.alpha,
-               "losses_vs_tpe": losses}
+    summary = {
+        "out": str(args.out),
+        "budgets": args.budgets,
+        "alpha": args.alpha,
+        "losses_vs_tpe": losses,
+    }
     print("SUMMARY " + json.dumps(summary))
     return summary
 

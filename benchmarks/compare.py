@@ -25,36 +25,52 @@ Metrics per run (lower regret is better whatever the direction):
 from __future__ import annotations
 
 import argparse
+from collections import defaultdict
+from collections.abc import Iterator
+from collections.abc import Sequence
 import contextlib
 import hashlib
 import json
 import math
 import os
+from pathlib import Path
 import sys
 import tempfile
 import time
-from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import optuna
 
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _problems import FAST_PROBLEMS, Problem, get_problem  # noqa: E402
-from _simulated_llms import QUALITIES, SimulatedLLM, is_simulated  # noqa: E402
+from _problems import FAST_PROBLEMS  # noqa: E402
+from _problems import get_problem  # noqa: E402
+from _problems import Problem  # noqa: E402
+from _simulated_llms import is_simulated  # noqa: E402
+from _simulated_llms import QUALITIES  # noqa: E402
+from _simulated_llms import SimulatedLLM  # noqa: E402
 
 
 HARNESS_VERSION = 2
 SAMPLERS = (
-    "vmle", "tpe", "random", "gp", "cmaes",
+    "vmle",
+    "tpe",
+    "random",
+    "gp",
+    "cmaes",
     # Ablations and transfer (issue 6): each removes or adds one mechanism.
-    "vmle-noreflect", "vmle-noinsights", "vmle-noguard", "vmle-nollm", "vmle-transfer",
+    "vmle-noreflect",
+    "vmle-noinsights",
+    "vmle-noguard",
+    "vmle-nollm",
+    "vmle-transfer",
     "tpe-warm",
     # Adaptive trust (issue 11): the guarded sampler and full trust, both without reflection,
     # and TPE started from the LLM's first proposal (a good default told apart from the LLM).
-    "vmle-guard", "vmle-fulltrust", "tpe-llmfirst",
+    "vmle-guard",
+    "vmle-fulltrust",
+    "tpe-llmfirst",
 )
 # vmle variants: constructor overrides on top of the full sampler.
 VMLE_VARIANTS: dict[str, dict[str, Any]] = {
@@ -174,14 +190,12 @@ def make_sampler(
         # Categorical parameters fall back to independent (random) sampling.
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     if name in VMLE_VARIANTS:
-        from optuna_vmle import (
-            LearningOptions,
-            LLMOptions,
-            StoreOptions,
-            TransferOptions,
-            VirtualMLESampler,
-            import_summaries,
-        )
+        from optuna_vmle import import_summaries
+        from optuna_vmle import LearningOptions
+        from optuna_vmle import LLMOptions
+        from optuna_vmle import StoreOptions
+        from optuna_vmle import TransferOptions
+        from optuna_vmle import VirtualMLESampler
 
         memory_url = f"sqlite:///{workdir / 'vmle-memory.db'}"
         if name == "vmle-transfer":
@@ -212,7 +226,9 @@ def resolve_model(model: str, seed: int, problem: Problem | None = None) -> str:
     """Scripted models are instant in-process LLMs: ``scripted`` gives random schema-valid
     replies, ``scripted-clustered`` proposals around one configuration, ``sim-<quality>``
     proposals as informed as the quality says (``_simulated_llms``)."""
-    from optuna_vmle.testing import ScriptedLLM, clustered_reply, random_valid_reply
+    from optuna_vmle.testing import clustered_reply
+    from optuna_vmle.testing import random_valid_reply
+    from optuna_vmle.testing import ScriptedLLM
 
     if is_simulated(model):
         assert problem is not None, "a simulated LLM needs the problem it knows"
@@ -232,7 +248,12 @@ def resolve_model(model: str, seed: int, problem: Problem | None = None) -> str:
 def run_config(
     problem: str, sampler: str, seed: int, trials: int, model: str, transfer_from: Path | None
 ) -> dict[str, Any]:
-    config: dict[str, Any] = {"problem": problem, "sampler": sampler, "seed": seed, "trials": trials}
+    config: dict[str, Any] = {
+        "problem": problem,
+        "sampler": sampler,
+        "seed": seed,
+        "trials": trials,
+    }
     if sampler.startswith("vmle") or sampler == "tpe-llmfirst":
         config["model"] = UNUSABLE_MODEL if sampler == "vmle-nollm" else model
     if sampler == "tpe-llmfirst" and not is_simulated(model):
@@ -260,8 +281,11 @@ def llm_tokens(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[str, Any]:
 
     def total(suffix: str) -> list[int]:
         return [
-            sum(int(v or 0) for k, v in t.user_attrs.items()
-                if k.startswith("vmle:") and k.endswith(suffix))
+            sum(
+                int(v or 0)
+                for k, v in t.user_attrs.items()
+                if k.startswith("vmle:") and k.endswith(suffix)
+            )
             for t in trials
         ]
 
@@ -290,8 +314,13 @@ def run_study(
     """Optimise ``problem`` with a fresh sampler; returns the study, its timer and wall time."""
     with tempfile.TemporaryDirectory(prefix="vmle-bench-") as workdir:
         sampler = make_sampler(
-            sampler_name, seed=seed, problem=problem, model=model, budget=trials,
-            workdir=Path(workdir), transfer_from=transfer_from,
+            sampler_name,
+            seed=seed,
+            problem=problem,
+            model=model,
+            budget=trials,
+            workdir=Path(workdir),
+            transfer_from=transfer_from,
         )
         timer = SamplerTimer(sampler)
         # No pruning: a pruner would end the trials of different samplers at different epochs.
@@ -319,17 +348,24 @@ def run_study(
 
 def warm_start_configs(problem: Problem, transfer_from: Path | None) -> list[dict[str, Any]]:
     """The configurations vmle-transfer warm-starts with, retrieved and mapped the same way."""
-    from optuna_vmle._transfer import read_summaries_file, retrieve_summaries, transferred_configs
+    from optuna_vmle._transfer import read_summaries_file
+    from optuna_vmle._transfer import retrieve_summaries
+    from optuna_vmle._transfer import transferred_configs
 
     assert transfer_from is not None
     retrieved = retrieve_summaries(read_summaries_file(transfer_from), problem.descriptors)
-    return [params for _, params in transferred_configs(retrieved, problem.search_space, WARM_START)]
+    return [
+        params for _, params in transferred_configs(retrieved, problem.search_space, WARM_START)
+    ]
 
 
 def run_one(config: dict[str, Any], problem: Problem) -> dict[str, Any]:
     transfer_from = config.get("transfer_from")
     study, timer, wall = run_study(
-        problem, config["sampler"], seed=config["seed"], trials=config["trials"],
+        problem,
+        config["sampler"],
+        seed=config["seed"],
+        trials=config["trials"],
         model=config.get("model", ""),
         transfer_from=Path(transfer_from) if transfer_from else None,
     )
@@ -428,8 +464,9 @@ def summarise_problem(
 ) -> dict[str, Any]:
     """Per-sampler medians and IQRs for one problem."""
     reference_finals = [
-        run["curve"][-1] for run in runs_by_sampler.get(REFERENCE_SAMPLER, []) if run["curve"][-1]
-        is not None
+        run["curve"][-1]
+        for run in runs_by_sampler.get(REFERENCE_SAMPLER, [])
+        if run["curve"][-1] is not None
     ]
     target = float(np.median(reference_finals)) if reference_finals else None
     reference = problem.reference_worst()
@@ -505,8 +542,12 @@ def markdown_report(summary: dict[str, Any], trials: int, seeds: int) -> str:
                 f" | {_fmt(s['llm_calls'], 3)} | {_fmt(s['prompt_tokens'], 4)}"
                 f" | {_fmt(s['completion_tokens'], 4)} |"
             )
-        lines += ["", f"![best so far](plots/{name}_curves.png) "
-                  f"![trials to target](plots/{name}_trials_to_target.png)", ""]
+        lines += [
+            "",
+            f"![best so far](plots/{name}_curves.png) "
+            f"![trials to target](plots/{name}_trials_to_target.png)",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -565,21 +606,36 @@ def plot_problem(
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--problems", nargs="+", default=list(FAST_PROBLEMS))
-    parser.add_argument("--samplers", nargs="+", default=["tpe", "random", "gp", "cmaes"],
-                        choices=SAMPLERS)
+    parser.add_argument(
+        "--samplers", nargs="+", default=["tpe", "random", "gp", "cmaes"], choices=SAMPLERS
+    )
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds (0..n-1)")
-    parser.add_argument("--first-seed", type=int, default=0,
-                        help="start the seeds here, to split one comparison over processes")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="start the seeds here, to split one comparison over processes",
+    )
     parser.add_argument("--trials", type=int, default=30)
-    parser.add_argument("--model", default=DEFAULT_MODEL,
-                        help=f"model for vmle; {SCRIPTED_MODEL!r} = instant random replies, "
-                             f"{CLUSTERED_MODEL!r} = instant replies around one configuration, "
-                             f"sim-<{'|'.join(QUALITIES)}> = simulated LLMs that know the problem")
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"model for vmle; {SCRIPTED_MODEL!r} = instant random replies, "
+        f"{CLUSTERED_MODEL!r} = instant replies around one configuration, "
+        f"sim-<{'|'.join(QUALITIES)}> = simulated LLMs that know the problem",
+    )
     parser.add_argument("--out", type=Path, default=None, help=f"default {DEFAULT_OUT}")
-    parser.add_argument("--dry", action="store_true",
-                        help="smoke run: 6 trials, 2 seeds, fast problems, temporary --out")
-    parser.add_argument("--transfer-from", type=Path, default=None,
-                        help="exported cognition summaries for vmle-transfer and tpe-warm")
+    parser.add_argument(
+        "--dry",
+        action="store_true",
+        help="smoke run: 6 trials, 2 seeds, fast problems, temporary --out",
+    )
+    parser.add_argument(
+        "--transfer-from",
+        type=Path,
+        default=None,
+        help="exported cognition summaries for vmle-transfer and tpe-warm",
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     if args.dry:
@@ -633,8 +689,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "out": str(args.out),
         "trials": args.trials,
         "seeds": args.seeds,
-        "model": args.model if any(s.startswith("vmle") or s == "tpe-llmfirst"
-                                   for s in args.samplers) else None,
+        "model": args.model
+        if any(s.startswith("vmle") or s == "tpe-llmfirst" for s in args.samplers)
+        else None,
         "transfer_from": str(args.transfer_from) if args.transfer_from else None,
         **counts,
         "skipped_samplers": skipped_samplers,

@@ -47,9 +47,15 @@ import compare
 
 
 DEFAULT_PROBLEMS = (
-    "hpo-mixed", "branin-cat", "styblinski-int",
-    "tab-sasrec-beauty-small-e20-u0.2", "tab-sasrec-toys_and_games-small-e20-u0.2",
-    "bm-knn-wine-acc", "bm-svm-wine-nll", "bm-dt-breast-acc", "bm-linear-breast-nll",
+    "hpo-mixed",
+    "branin-cat",
+    "styblinski-int",
+    "tab-sasrec-beauty-small-e20-u0.2",
+    "tab-sasrec-toys_and_games-small-e20-u0.2",
+    "bm-knn-wine-acc",
+    "bm-svm-wine-nll",
+    "bm-dt-breast-acc",
+    "bm-linear-breast-nll",
 )
 LLM_SAMPLERS = ("vmle-guard", "vmle-fulltrust", "tpe-llmfirst")
 BASELINES = ("tpe", "random", "cmaes")
@@ -62,15 +68,44 @@ def run_all(args: argparse.Namespace) -> None:
     common = ["--problems", *args.problems, "--seeds", str(args.seeds), "--no-progress"]
     for quality in args.qualities if "llm" in args.parts else ():
         trials = args.long_trials if quality in args.long else args.trials
-        compare.main([*common, "--samplers", *LLM_SAMPLERS, "--model", f"sim-{quality}",
-                      "--trials", str(trials), "--out", str(args.out / quality)])
+        compare.main(
+            [
+                *common,
+                "--samplers",
+                *LLM_SAMPLERS,
+                "--model",
+                f"sim-{quality}",
+                "--trials",
+                str(trials),
+                "--out",
+                str(args.out / quality),
+            ]
+        )
     trials = max([args.trials] + [args.long_trials for q in args.qualities if q in args.long])
     if "baselines" in args.parts:
-        compare.main([*common, "--samplers", *BASELINES, "--trials", str(trials),
-                      "--out", str(args.out / "baselines")])
+        compare.main(
+            [
+                *common,
+                "--samplers",
+                *BASELINES,
+                "--trials",
+                str(trials),
+                "--out",
+                str(args.out / "baselines"),
+            ]
+        )
     if args.gp_trials and "gp" in args.parts:
-        compare.main([*common, "--samplers", "gp", "--trials", str(args.gp_trials),
-                      "--out", str(args.out / "baselines-gp")])
+        compare.main(
+            [
+                *common,
+                "--samplers",
+                "gp",
+                "--trials",
+                str(args.gp_trials),
+                "--out",
+                str(args.out / "baselines-gp"),
+            ]
+        )
 
 
 def load_runs(result_dir: Path, problem: str) -> dict[str, list[dict[str, Any]]]:
@@ -111,15 +146,25 @@ def problem_report(problem_name: str, out: Path, qualities: Sequence[str]) -> di
     baselines.update(load_runs(out / "baselines-gp", problem_name))
     baselines.pop("tpe", None)  # every quality directory has its own TPE runs, the same seeds
     reference = problem.reference_worst()
-    values = [v for g in (*groups.values(), baselines) for runs in g.values() for r in runs
-              for v in r["curve"] if v is not None]
+    values = [
+        v
+        for g in (*groups.values(), baselines)
+        for runs in g.values()
+        for r in runs
+        for v in r["curve"]
+        if v is not None
+    ]
     if problem.optimum is not None:
         optimum = problem.optimum
     else:
         pool = [v for _, v in truth_pool(problem)]
         optimum = (max if maximize else min)(values + pool)
-    report: dict[str, Any] = {"direction": problem.direction, "optimum": optimum,
-                              "reference": reference, "qualities": {}}
+    report: dict[str, Any] = {
+        "direction": problem.direction,
+        "optimum": optimum,
+        "reference": reference,
+        "qualities": {},
+    }
     for quality, runs in groups.items():
         if "tpe" not in runs:
             continue
@@ -130,8 +175,10 @@ def problem_report(problem_name: str, out: Path, qualities: Sequence[str]) -> di
         entry: dict[str, Any] = {"budgets": budgets, "samplers": {}}
         for sampler, rows in table.items():
             for row in rows:
-                regrets = [_regret(v, optimum, reference) for v in
-                           _at(curves[sampler], row["budget"], worst)]
+                regrets = [
+                    _regret(v, optimum, reference)
+                    for v in _at(curves[sampler], row["budget"], worst)
+                ]
                 row["regret_median"] = float(np.median(regrets))
             entry["samplers"][sampler] = {"budgets": rows, "seeds": len(curves[sampler])}
         for target_budget in (30, 50):
@@ -144,7 +191,9 @@ def problem_report(problem_name: str, out: Path, qualities: Sequence[str]) -> di
                 # Unreached counts as one trial past the run, as in compare.py.
                 ranked = [len(c) + 1 if f is None else f for f, c in zip(firsts, cs)]
                 entry["samplers"][sampler][f"to_tpe{target_budget}"] = {
-                    "target": target, "trials": firsts, "median": float(np.median(ranked)),
+                    "target": target,
+                    "trials": firsts,
+                    "median": float(np.median(ranked)),
                     "reached": sum(f is not None for f in firsts),
                 }
         for sampler, rs in runs.items():
@@ -156,8 +205,9 @@ def problem_report(problem_name: str, out: Path, qualities: Sequence[str]) -> di
 
 
 def _at(curves: Sequence[Sequence[float | None]], budget: int, worst: float) -> list[float]:
-    return [worst if c[budget - 1] is None else float(c[budget - 1]) for c in curves
-            if len(c) >= budget]
+    return [
+        worst if c[budget - 1] is None else float(c[budget - 1]) for c in curves if len(c) >= budget
+    ]
 
 
 def _regret(value: float, optimum: float, reference: float | None) -> float:
@@ -188,21 +238,30 @@ def targets(report: dict[str, Any]) -> dict[str, Any]:
                 g, f = _row(e, "vmle-guard", budget), _row(e, "vmle-fulltrust", budget)
                 if g and f:
                     # Regret ratio; both within 1% of the normalised range counts as equal.
-                    ratios[budget] = (1.0 if max(g["regret_median"], f["regret_median"]) < 0.01
-                                      else g["regret_median"] / max(f["regret_median"], 1e-12))
+                    ratios[budget] = (
+                        1.0
+                        if max(g["regret_median"], f["regret_median"]) < 0.01
+                        else g["regret_median"] / max(f["regret_median"], 1e-12)
+                    )
             if guard and tpe:
-                met = (guard["median"] <= tpe["median"] / 3
-                       and all(r <= 1.2 for r in ratios.values()))
-                found["1"][name] = {"guard_trials": guard["median"], "tpe_trials": tpe["median"],
-                                    "regret_ratio_vs_fulltrust": ratios, "met": bool(met)}
+                met = guard["median"] <= tpe["median"] / 3 and all(
+                    r <= 1.2 for r in ratios.values()
+                )
+                found["1"][name] = {
+                    "guard_trials": guard["median"],
+                    "tpe_trials": tpe["median"],
+                    "regret_ratio_vs_fulltrust": ratios,
+                    "met": bool(met),
+                }
         if "misleading" in q:
             rows = q["misleading"]["samplers"]["vmle-guard"]["budgets"]
             losses = [r["budget"] for r in rows if r["budget"] >= 10 and r.get("loss")]
-            found["2"][name] = {"losses": losses,
-                                "min_p": min((r["p_worse"] for r in rows if r["budget"] >= 10),
-                                             default=None),
-                                "budgets": [r["budget"] for r in rows if r["budget"] >= 10],
-                                "met": not losses}
+            found["2"][name] = {
+                "losses": losses,
+                "min_p": min((r["p_worse"] for r in rows if r["budget"] >= 10), default=None),
+                "budgets": [r["budget"] for r in rows if r["budget"] >= 10],
+                "met": not losses,
+            }
         if "mediocre" in q:
             m = q["mediocre"]
             worse = []
@@ -213,8 +272,9 @@ def targets(report: dict[str, Any]) -> dict[str, Any]:
                     continue
                 best_other = min(o["regret_median"] for o in others)  # type: ignore[index]
                 if g["regret_median"] > best_other + 1e-12:
-                    worse.append({"budget": budget, "guard": g["regret_median"],
-                                  "best_other": best_other})
+                    worse.append(
+                        {"budget": budget, "guard": g["regret_median"], "best_other": best_other}
+                    )
             found["3"][name] = {"worse_budgets": worse, "met": not worse}
     return found
 
@@ -226,25 +286,30 @@ def markdown(report: dict[str, Any], found: dict[str, Any], args: argparse.Names
     lines = [
         "# Adaptive trust with simulated LLMs (issue 11)",
         "",
-        (f"{args.seeds} seeds; {args.trials} trials ({args.long_trials} for "
-         f"{', '.join(args.long) or 'none'}); GP {args.gp_trials} trials. Cells: median "
-         "normalised regret (0 = optimum, 1 = the median random configuration) of the best so "
-         "far; `p` = one-sided Mann-Whitney U p-value of \"worse than TPE\", **LOSS** when the "
-         "median is worse and p < 0.05. `to TPE30/50`: median first trial reaching TPE's "
-         "median best at 30/50 trials (a run that never reaches it counts as its length + 1). "
-         "`LLM share`: median fraction of trials whose configuration the LLM chose."),
+        (
+            f"{args.seeds} seeds; {args.trials} trials ({args.long_trials} for "
+            f"{', '.join(args.long) or 'none'}); GP {args.gp_trials} trials. Cells: median "
+            "normalised regret (0 = optimum, 1 = the median random configuration) of the best so "
+            'far; `p` = one-sided Mann-Whitney U p-value of "worse than TPE", **LOSS** when the '
+            "median is worse and p < 0.05. `to TPE30/50`: median first trial reaching TPE's "
+            "median best at 30/50 trials (a run that never reaches it counts as its length + 1). "
+            "`LLM share`: median fraction of trials whose configuration the LLM chose."
+        ),
         "",
     ]
     for name, problem in report.items():
-        heading = (f"## {name} (optimum {problem['optimum']:.5g}, reference "
-                   f"{problem['reference']:.5g})")
+        heading = (
+            f"## {name} (optimum {problem['optimum']:.5g}, reference {problem['reference']:.5g})"
+        )
         lines += [heading, ""]
         for quality, entry in problem["qualities"].items():
             budgets = entry["budgets"]
-            header = ("| sampler | seeds | " + " | ".join(f"@{b}" for b in budgets)
-                      + " | to TPE30 | to TPE50 | LLM share |")
-            lines += [f"### {quality}", "", header,
-                      "|---|---|" + "---|" * (len(budgets) + 3)]
+            header = (
+                "| sampler | seeds | "
+                + " | ".join(f"@{b}" for b in budgets)
+                + " | to TPE30 | to TPE50 | LLM share |"
+            )
+            lines += [f"### {quality}", "", header, "|---|---|" + "---|" * (len(budgets) + 3)]
             for sampler, s in entry["samplers"].items():
                 cells = []
                 for b in budgets:
@@ -258,8 +323,11 @@ def markdown(report: dict[str, Any], found: dict[str, Any], args: argparse.Names
                     cells.append(cell)
                 to = [f"{s[k]['median']:g}" if k in s else "" for k in ("to_tpe30", "to_tpe50")]
                 share = f"{s['llm_share']:.2f}" if "llm_share" in s else ""
-                lines.append(f"| {sampler} | {s['seeds']} | " + " | ".join(cells)
-                             + f" | {to[0]} | {to[1]} | {share} |")
+                lines.append(
+                    f"| {sampler} | {s['seeds']} | "
+                    + " | ".join(cells)
+                    + f" | {to[0]} | {to[1]} | {share} |"
+                )
             lines.append("")
         lines += [f"![{name}](plots/{name}.png)", ""]
     lines += ["## Targets", "", "```json", json.dumps(found, indent=1), "```", ""]
@@ -275,11 +343,14 @@ def plot_problem(name: str, out: Path, qualities: Sequence[str], plots: Path) ->
     problem = get_problem(name)
     baselines = load_runs(out / "baselines", name)
     baselines.update(load_runs(out / "baselines-gp", name))
-    fig, axes = plt.subplots(1, len(qualities), figsize=(3.6 * len(qualities), 3.4),
-                             squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1, len(qualities), figsize=(3.6 * len(qualities), 3.4), squeeze=False, sharey=True
+    )
     for ax, quality in zip(axes[0], qualities):
-        runs = {**load_runs(out / quality, name), **{k: v for k, v in baselines.items()
-                                                     if k != "tpe"}}
+        runs = {
+            **load_runs(out / quality, name),
+            **{k: v for k, v in baselines.items() if k != "tpe"},
+        }
         curves = {s: [r["curve"] for r in rs] for s, rs in runs.items()}
         if not curves:
             continue
@@ -315,9 +386,13 @@ def plot_by_quality(report: dict[str, Any], qualities: Sequence[str], plots: Pat
         for i, sampler in enumerate(("tpe", *LLM_SAMPLERS)):
             heights = []
             for quality in qualities:
-                cells = [r["regret_median"] for p in report.values()
-                         if quality in p["qualities"]
-                         for r in [_row(p["qualities"][quality], sampler, budget)] if r]
+                cells = [
+                    r["regret_median"]
+                    for p in report.values()
+                    if quality in p["qualities"]
+                    for r in [_row(p["qualities"][quality], sampler, budget)]
+                    if r
+                ]
                 heights.append(float(np.median(cells)) if cells else np.nan)
             ax.bar(np.arange(len(qualities)) + (i - 1.5) * width, heights, width, label=sampler)
         ax.set_xticks(np.arange(len(qualities)), qualities)
@@ -338,19 +413,33 @@ def by_quality_table(report: dict[str, Any], qualities: Sequence[str]) -> dict[s
         for sampler in ("tpe", *LLM_SAMPLERS):
             cells = {}
             for budget in BUDGETS:
-                values = [r["regret_median"] for p in report.values()
-                          if quality in p["qualities"]
-                          for r in [_row(p["qualities"][quality], sampler, budget)] if r]
+                values = [
+                    r["regret_median"]
+                    for p in report.values()
+                    if quality in p["qualities"]
+                    for r in [_row(p["qualities"][quality], sampler, budget)]
+                    if r
+                ]
                 if values:
                     cells[budget] = float(np.median(values))
-            shares = [p["qualities"][quality]["samplers"].get(sampler, {}).get("llm_share")
-                      for p in report.values() if quality in p["qualities"]]
+            shares = [
+                p["qualities"][quality]["samplers"].get(sampler, {}).get("llm_share")
+                for p in report.values()
+                if quality in p["qualities"]
+            ]
             shares = [s for s in shares if s is not None]
-            losses = sum(1 for p in report.values() if quality in p["qualities"]
-                         for r in p["qualities"][quality]["samplers"].get(sampler, {}).get(
-                             "budgets", []) if r.get("loss"))
-            row[sampler] = {"regret": cells, "llm_share": float(np.median(shares))
-                            if shares else None, "loss_cells": losses}
+            losses = sum(
+                1
+                for p in report.values()
+                if quality in p["qualities"]
+                for r in p["qualities"][quality]["samplers"].get(sampler, {}).get("budgets", [])
+                if r.get("loss")
+            )
+            row[sampler] = {
+                "regret": cells,
+                "llm_share": float(np.median(shares)) if shares else None,
+                "loss_cells": losses,
+            }
         table[quality] = row
     return table
 
@@ -361,17 +450,27 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--qualities", nargs="+", default=list(QUALITIES), choices=QUALITIES)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--trials", type=int, default=50)
-    parser.add_argument("--long", nargs="*", default=[], choices=QUALITIES,
-                        help="qualities run for --long-trials instead")
+    parser.add_argument(
+        "--long",
+        nargs="*",
+        default=[],
+        choices=QUALITIES,
+        help="qualities run for --long-trials instead",
+    )
     parser.add_argument("--long-trials", type=int, default=100)
     parser.add_argument("--gp-trials", type=int, default=30, help="0: no GP")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results"
-                        / "trust")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "trust"
+    )
     parser.add_argument("--report", type=Path, default=None, help="default: <out>/report")
     parser.add_argument("--report-only", action="store_true", help="no new runs")
-    parser.add_argument("--parts", nargs="+", default=["llm", "baselines", "gp"],
-                        choices=["llm", "baselines", "gp"],
-                        help="which runs to make (to split them over processes)")
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        default=["llm", "baselines", "gp"],
+        choices=["llm", "baselines", "gp"],
+        help="which runs to make (to split them over processes)",
+    )
     args = parser.parse_args(argv)
     import optuna
 
@@ -385,12 +484,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         plot_problem(name, args.out, args.qualities, report_dir / "plots")
     plot_by_quality(report, args.qualities, report_dir / "plots")
     table = by_quality_table(report, args.qualities)
-    compare.write_json_atomically(report_dir / "report.json",
-                                  {"problems": report, "targets": found, "by_quality": table})
+    compare.write_json_atomically(
+        report_dir / "report.json", {"problems": report, "targets": found, "by_quality": table}
+    )
     (report_dir / "results.md").write_text(markdown(report, found, args))
     summary = {
-        "out": str(args.out), "report": str(report_dir), "problems": args.problems,
-        "seeds": args.seeds, "by_quality": table,
+        "out": str(args.out),
+        "report": str(report_dir),
+        "problems": args.problems,
+        "seeds": args.seeds,
+        "by_quality": table,
         "targets_met": {t: {p: v["met"] for p, v in per.items()} for t, per in found.items()},
     }
     print("SUMMARY " + json.dumps(summary, default=str))

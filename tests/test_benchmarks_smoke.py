@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
+import sys
 
 import optuna
 import pytest
@@ -14,8 +14,9 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
+from _problems import MissingTableEntry  # noqa: E402
+from _problems import TabularProblem  # noqa: E402
 import compare  # noqa: E402
-from _problems import MissingTableEntry, TabularProblem  # noqa: E402
 
 
 def _vmle_available() -> bool:
@@ -28,8 +29,18 @@ def _vmle_available() -> bool:
 
 def test_dry_comparison_writes_runs_report_plots_and_summary(tmp_path, capsys):
     samplers = ["tpe", "random"] + (["vmle"] if _vmle_available() else [])
-    argv = ["--dry", "--no-progress", "--out", str(tmp_path), "--problems", "hpo-mixed",
-            "--samplers", *samplers, "--model", "scripted"]
+    argv = [
+        "--dry",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+        "--problems",
+        "hpo-mixed",
+        "--samplers",
+        *samplers,
+        "--model",
+        "scripted",
+    ]
 
     compare.main(argv)
 
@@ -74,11 +85,15 @@ def test_regret_auc_is_mean_normalised_regret_clipped_to_unit_interval():
 
 def _write_table(path: Path) -> None:
     rows = [
-        {"params": {"lr": lr, "hidden": hidden, "dropout": dropout},
-         "metrics": {"valid_ndcg10": 0.01 * i, "test_ndcg10": 0.02 * i}}
+        {
+            "params": {"lr": lr, "hidden": hidden, "dropout": dropout},
+            "metrics": {"valid_ndcg10": 0.01 * i, "test_ndcg10": 0.02 * i},
+        }
         for i, (lr, hidden, dropout) in enumerate(
             (lr, hidden, dropout)
-            for lr in (1e-4, 1e-3) for hidden in (32, 64) for dropout in (0.2, 0.5)
+            for lr in (1e-4, 1e-3)
+            for hidden in (32, 64)
+            for dropout in (0.2, 0.5)
         )
         if i != 7  # a partial table: the last configuration is missing
     ]
@@ -130,7 +145,8 @@ def test_budget_report_flags_a_clear_loss_and_finds_when_tpe_best_is_reached():
 
     reached = budgets.trials_to_tpe_best(
         {"tpe": tpe, "fast": [[3.0, 3.0, 3.0, 3.0]] * 2, "never": [[1.0] * 4] * 2},
-        "maximize", target_budget=3,
+        "maximize",
+        target_budget=3,
     )
     assert reached["target"] == 3.0
     assert reached["samplers"]["fast"]["trials"] == [1, 1]
@@ -166,8 +182,10 @@ def test_a_simulated_llm_answers_other_requests_with_schema_valid_replies():
     llm = SimulatedLLM(get_problem("hpo-mixed"), "good", seed=0)
     schema = {"type": "object", "properties": {"verdict": {"enum": ["keep", "drop"]}}}
     assert json.loads(llm.reply([], schema))["verdict"] in ("keep", "drop")
-    proposal_schema = {"type": "object", "properties": {
-        "params": {"type": "object", "properties": {"lr": {}, "optimizer": {}}}}}
+    proposal_schema = {
+        "type": "object",
+        "properties": {"params": {"type": "object", "properties": {"lr": {}, "optimizer": {}}}},
+    }
     assert set(json.loads(llm.reply([], proposal_schema))["params"]) == {"lr", "optimizer"}
 
 
@@ -188,10 +206,22 @@ def test_bayesmark_tasks_use_bayesmarks_spaces_and_a_deterministic_cv_loss():
 def test_trust_report_runs_every_sampler_and_reports_the_targets(tmp_path, capsys):
     import trust_report
 
-    summary = trust_report.main([
-        "--problems", "hpo-mixed", "--qualities", "expert", "--seeds", "2",
-        "--trials", "10", "--parts", "llm", "--out", str(tmp_path),
-    ])
+    summary = trust_report.main(
+        [
+            "--problems",
+            "hpo-mixed",
+            "--qualities",
+            "expert",
+            "--seeds",
+            "2",
+            "--trials",
+            "10",
+            "--parts",
+            "llm",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert set(summary["by_quality"]) == {"expert"}
     assert set(summary["targets_met"]) == {"1", "2", "3"}
     report = json.loads((tmp_path / "report" / "report.json").read_text())

@@ -36,17 +36,20 @@ def _study_with_history(
             params = {"x": float(rng.uniform(-5, 5)), "c": str(rng.choice(["a", "b"]))}
         value = (params["x"] - 2) ** 2 + (params["c"] == "b")
         source = "llm" if llm_chose else "fallback"
-        study.add_trial(optuna.trial.create_trial(
-            params=params, distributions=SPACE, value=value, user_attrs={"vmle:source": source}
-        ))
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params, distributions=SPACE, value=value, user_attrs={"vmle:source": source}
+            )
+        )
     running = study.ask()
     return study, study._storage.get_trial(running._trial_id)
 
 
 def _decisions(study, trial, candidate, seeds=range(20), **kwargs):  # type: ignore[no-untyped-def]
     tpe = optuna.samplers.TPESampler(seed=0)
-    return [screen_candidates(tpe, study, trial, SPACE, [candidate], seed=s, **kwargs)
-            for s in seeds]
+    return [
+        screen_candidates(tpe, study, trial, SPACE, [candidate], seed=s, **kwargs) for s in seeds
+    ]
 
 
 def test_an_llm_whose_trials_were_bad_rarely_gets_the_next_one():
@@ -78,10 +81,14 @@ def test_the_llm_first_proposals_are_evaluated_even_if_they_are_not_novel():
 
 def test_after_the_probe_the_classical_sampler_gets_a_trial_to_compare_with():
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    study.add_trial(optuna.trial.create_trial(
-        params={"x": 2.0, "c": "a"}, distributions=SPACE, value=0.0,
-        user_attrs={"vmle:source": "llm"},
-    ))
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"x": 2.0, "c": "a"},
+            distributions=SPACE,
+            value=0.0,
+            user_attrs={"vmle:source": "llm"},
+        )
+    )
     trial = study._storage.get_trial(study.ask()._trial_id)
     results = _decisions(study, trial, {"x": -3.0, "c": "b"}, seeds=range(10))
     assert not any(r.chose_llm for r in results)
@@ -91,12 +98,21 @@ def test_at_startup_a_clustered_llm_of_neutral_trust_mostly_gives_way_to_random_
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     # Values 10 and 42 for the LLM, 1, 40 and 45 for random draws: each source's trials beat
     # half of the other's, so neither has earned more trust.
-    for value, source in ((10, "llm"), (1, "fallback"), (40, "fallback"), (42, "llm"),
-                          (45, "fallback")):
-        study.add_trial(optuna.trial.create_trial(
-            params={"x": 2.0 - np.sqrt(value) if value > 1 else 3.0, "c": "a"},
-            distributions=SPACE, value=float(value), user_attrs={"vmle:source": source},
-        ))
+    for value, source in (
+        (10, "llm"),
+        (1, "fallback"),
+        (40, "fallback"),
+        (42, "llm"),
+        (45, "fallback"),
+    ):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"x": 2.0 - np.sqrt(value) if value > 1 else 3.0, "c": "a"},
+                distributions=SPACE,
+                value=float(value),
+                user_attrs={"vmle:source": source},
+            )
+        )
     trial = study._storage.get_trial(study.ask()._trial_id)
     earlier = study.trials[0].params
     near = {"x": earlier["x"] + 0.01, "c": earlier["c"]}
@@ -133,8 +149,14 @@ def test_configurations_of_earlier_trials_are_avoided_on_a_small_grid():
     trial = study._storage.get_trial(study.ask()._trial_id)
     tpe = optuna.samplers.TPESampler(n_startup_trials=3, seed=0)
     result = screen_candidates(
-        tpe, study, trial, grid, [{"a": 0, "b": 0}], llm_bonus=100.0,
-        is_duplicate=lambda params: dict(params) in seen, seed=0,
+        tpe,
+        study,
+        trial,
+        grid,
+        [{"a": 0, "b": 0}],
+        llm_bonus=100.0,
+        is_duplicate=lambda params: dict(params) in seen,
+        seed=0,
     )
     # The LLM repeats trial 0 and is ignored despite its bonus; the one unseen cell is chosen.
     assert result.phase == "model" and not result.chose_llm and result.reason == "duplicate"

@@ -18,7 +18,10 @@ SPACE = {"x": FloatDistribution(-5, 5)}
 
 def _trial(number: int, value: float | None, source: str | None, state=TrialState.COMPLETE):
     trial = optuna.trial.create_trial(
-        params={"x": 0.0}, distributions=SPACE, value=value, state=state,
+        params={"x": 0.0},
+        distributions=SPACE,
+        value=value,
+        state=state,
         user_attrs={} if source is None else {"vmle:source": source},
     )
     trial.number = number
@@ -80,10 +83,14 @@ def test_failed_trials_count_against_their_source_and_enqueued_ones_for_neither(
 def test_a_multi_objective_study_is_credited_by_its_first_objective():
     study = optuna.create_study(directions=["minimize", "maximize"])
     for number, (first, second) in enumerate([(0.0, 0.0), (5.0, 9.0), (0.1, 0.0), (4.0, 9.0)]):
-        study.add_trial(optuna.trial.create_trial(
-            params={"x": 0.0}, distributions=SPACE, values=[first, second],
-            user_attrs={"vmle:source": "llm" if number % 2 == 0 else "fallback"},
-        ))
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"x": 0.0},
+                distributions=SPACE,
+                values=[first, second],
+                user_attrs={"vmle:source": "llm" if number % 2 == 0 else "fallback"},
+            )
+        )
     state = trust_from_trials(study.trials, study.directions[0], floor=0.0)
     assert state.share > 0.5
 
@@ -93,10 +100,14 @@ def test_the_trust_of_a_study_is_read_from_its_storage_by_every_worker(tmp_path)
     study = optuna.create_study(storage=url, study_name="shared")
     for number, value in enumerate([0.0, 4.0, 0.1, 4.5]):
         source = "llm" if number % 2 == 0 else "fallback"
-        study.add_trial(optuna.trial.create_trial(
-            params={"x": value}, distributions=SPACE, value=value,
-            user_attrs={"vmle:source": source},
-        ))
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"x": value},
+                distributions=SPACE,
+                value=value,
+                user_attrs={"vmle:source": source},
+            )
+        )
     other_worker = optuna.load_study(study_name="shared", storage=url)
     state = trust_from_trials(other_worker.get_trials(), other_worker.direction, floor=0.0)
     assert state.llm_trials == 2 and state.share > 0.5

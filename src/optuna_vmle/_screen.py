@@ -155,9 +155,15 @@ class _Decision:
         if not chose_llm and reason == "not-trusted" and not self.had_proposal:
             reason = "no-proposal"
         return ScreenResult(
-            params, chose_llm, phase, scores[0], scores[1],
-            trust=self.trust.share, reason=reason,
-            llm_credit=self.trust.llm_credit, classical_credit=self.trust.classical_credit,
+            params,
+            chose_llm,
+            phase,
+            scores[0],
+            scores[1],
+            trust=self.trust.share,
+            reason=reason,
+            llm_credit=self.trust.llm_credit,
+            classical_credit=self.trust.classical_credit,
         )
 
 
@@ -258,9 +264,7 @@ def _novelty(
     for other in earlier:
         shared = [name for name in space if name in other and name in config]
         if shared:
-            distances.append(
-                float(np.mean([_gap(space[n], config[n], other[n]) for n in shared]))
-            )
+            distances.append(float(np.mean([_gap(space[n], config[n], other[n]) for n in shared])))
     return min(distances, default=1.0)
 
 
