@@ -17,7 +17,6 @@ from optuna_vmle._transcripts import TranscriptStore
 
 # Up to 20 insight items of a few sentences each: more room than one proposal needs.
 SUMMARY_MAX_TOKENS = 1536
-PURPOSES = ("proposal", "reflection", "summary")
 
 _logger = optuna.logging.get_logger(f"optuna.{__name__}")
 
@@ -59,7 +58,7 @@ class ClientPool:
         return url
 
     def get(self, study: optuna.Study, purpose: str) -> LLMClient:
-        """The client for ``purpose`` (one of :data:`PURPOSES`) of ``study``'s database."""
+        """The client for ``purpose`` (``"proposal"``, ``"reflection"`` or ``"summary"``)."""
         url = self.tables_url(study)
         with self._lock:
             client = self._clients.get((url, purpose))
