@@ -243,10 +243,15 @@ def run(args: argparse.Namespace, sampler: str, kills: int) -> dict[str, Any]:
             storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
             failed_by_driver += 1
     else:
+        # What the next worker's heartbeat check would do (fail_stale_trials needs a storage
+        # with heartbeats on): trials whose worker died after the last restart.
         time.sleep(GRACE_PERIOD_S + 1)
+        watched = optuna.load_study(
+            study_name=study_name, storage=make_storage(args.storage, heartbeat=True)
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)
+            optuna.storages.fail_stale_trials(watched)
     args.study = study_name
     result: dict[str, Any] = {
         "sampler": sampler,
