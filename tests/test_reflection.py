@@ -307,8 +307,20 @@ def test_off_topic_reflections_keep_their_facts_but_no_rule(memory_url) -> None:
     assert "rule" not in note and "hypothesis" not in note
     assert note["no_usable_rule"] == "names no parameter, value, metric or term of the task"
     assert note["next_action"] == "try a smaller lr"  # the on-topic part stays
+    assert note["expectation"] == "probe the lr"  # the proposal's on-topic rationale stays
     assert note["outcome"] == "value 0.001 (first complete trial)"  # facts computed in code stay
     insights = StudyMemory(study).insights().insights
     # The template's placeholders are not stored: the deterministic ranking took over.
     assert insights["method"] == "ranking"
     assert "<one sentence>" not in json.dumps(insights)
+
+
+def test_an_off_topic_rationale_is_not_kept_as_the_expectation(memory_url) -> None:
+    def proposal(messages, schema) -> str:
+        rationale = "The best way to reduce stress is to get enough sleep every day."
+        return json.dumps({"params": {"lr": 1e-3}, "rationale": rationale})
+
+    llm = ScriptedLLM([], default=by_purpose(proposal=proposal))
+    sampler, study = run(llm, memory_url, n_trials=1)
+    assert sampler.learner.notes(study)[0]["expectation"] == ""
+    assert "Expectation before the run: (none recorded)" in reflection_prompts(llm)[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from collections.abc import Sequence
+import dataclasses
 from dataclasses import asdict
 from dataclasses import dataclass
 import functools
@@ -119,6 +120,9 @@ def reflect_on_trial(
     An LLM error or an invalid reply is logged and leaves the facts-only note.
     """
     facts = trial_facts(study, trial, state, values)
+    if vocabulary is not None and relevance_problem(facts.expectation, vocabulary=vocabulary):
+        # The proposal's rationale is LLM text too: off-topic, it is neither shown nor kept.
+        facts = dataclasses.replace(facts, expectation="")
     note: dict[str, Any] = asdict(facts)
     messages = build_reflection_messages(
         task=task,
