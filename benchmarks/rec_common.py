@@ -69,6 +69,10 @@ class ResultsFile:
     def done(self, key: str) -> bool:
         return self.runs.get(key, {}).get("finished", False)
 
+    def finished(self, config: str) -> list[dict]:
+        """The finished runs of configuration ``config``."""
+        return [r for r in self.runs.values() if r["config"] == config and r.get("finished")]
+
     def start(self, key: str, record: dict) -> dict:
         """Register a new run of this process; ``record`` is saved on every :meth:`save`."""
         self.runs[key] = record

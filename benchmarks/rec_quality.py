@@ -147,7 +147,7 @@ def run(name: str, seed: int, split, args: argparse.Namespace, results: ResultsF
 def summarize(results: ResultsFile) -> dict:
     summary = {}
     for name, spec in CONFIGS.items():
-        runs = [r for r in results.runs.values() if r["config"] == name and r.get("finished")]
+        runs = results.finished(name)
         if not runs:
             continue
         ndcg, ndcg_std = mean_std([r["test"]["ndcg@10"] for r in runs])

@@ -120,7 +120,7 @@ def run(name: str, seed: int, args: argparse.Namespace, results: ResultsFile) ->
 def summarize(results: ResultsFile) -> dict:
     summary = {}
     for name, spec in CONFIGS.items():
-        runs = [r for r in results.runs.values() if r["config"] == name and r.get("finished")]
+        runs = results.finished(name)
         if not runs:
             continue
         entry = {"seeds": sorted(r["seed"] for r in runs), "selection_metric": spec["metric"]}
