@@ -259,7 +259,13 @@ def fast_dir(tmp_path):
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def _server(kind: str):
+    variable = SERVER_URL_ENVS[kind]
+    reason = f"set ${variable} to run against {kind}"
+    return pytest.param(kind, marks=pytest.mark.skipif(not os.environ.get(variable), reason=reason))
+
+
+@pytest.fixture(params=["sqlite", _server("postgresql"), _server("mysql")])
 def shared_database_url(request, fast_dir) -> str:
     """One database for several worker processes: a sqlite file, or a server when its variable
     names one (``.ci/run`` starts both), e.g. ``$VMLE_TEST_POSTGRES_URL`` =
@@ -267,10 +273,7 @@ def shared_database_url(request, fast_dir) -> str:
     ``mysql+pymysql://vmle:vmle@127.0.0.1:3306/vmle``."""
     if request.param == "sqlite":
         return f"sqlite:///{fast_dir / 'shared.db'}"
-    url = os.environ.get(SERVER_URL_ENVS[request.param])
-    if not url:
-        pytest.skip(f"set ${SERVER_URL_ENVS[request.param]} to run against {request.param}")
-    return url
+    return os.environ[SERVER_URL_ENVS[request.param]]
 
 
 def test_two_worker_processes_on_one_database_lose_and_duplicate_no_note(
