@@ -442,3 +442,38 @@ def test_a_failing_guard_hands_the_trial_to_tpe_not_to_the_llm(
     assert [t.user_attrs["vmle:source"] for t in study.trials] == ["fallback"] * 2
     assert study.trials[0].user_attrs["vmle:fallback_kind"] == "guard-error"
     assert study.trials[0].params != GOOD
+
+
+def test_the_prompt_shows_tpes_good_region_and_the_llms_trust(memory_url: str) -> None:
+    space = {"x": FloatDistribution(-5, 5), "kind": CategoricalDistribution(["a", "b"])}
+
+    def parabola(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -5, 5)
+        return (x - 2) ** 2 + (trial.suggest_categorical("kind", ["a", "b"]) == "b")
+
+    # Good proposals near the optimum (x=2, kind a), each new: the LLM earns trust.
+    llm = ScriptedLLM(
+        [], default=lambda messages, schema: reply({"x": 2.0 + 0.01 * len(llm.calls), "kind": "a"})
+    )
+    sampler = make_sampler(llm, memory_url, search_space=space, llm_bonus=0.5)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(parabola, n_trials=25)
+
+    prompt = llm.calls[-1].messages[-1]["content"]
+    assert "The classical sampler's view" in prompt
+    sources = [t.user_attrs["vmle:source"] for t in study.trials[:-1]]
+    n_llm, n_tpe = sources.count("llm"), sources.count("fallback")
+    assert n_llm > n_tpe > 0
+    assert f"your proposals chose {n_llm} finished trials, TPE {n_tpe}" in prompt
+    # TPE's good trials (gamma of 24 finished trials: 3) are the LLM's, near x=2 with kind a.
+    good = sorted(study.trials[:-1], key=lambda t: t.value)[:3]
+    low = min(t.params["x"] for t in good)
+    assert f"good region (TPE's 3 best trials): x {low:.4g} to " in prompt
+    assert 'kind "a"' in prompt
+
+
+def test_without_the_guard_the_prompt_has_no_classical_view(memory_url: str) -> None:
+    llm = ScriptedLLM([], default=random_valid_reply(9))
+    study = optuna.create_study(sampler=make_sampler(llm, memory_url))
+    study.optimize(objective, n_trials=15)
+    assert all("classical sampler's view" not in c.messages[-1]["content"] for c in llm.calls)

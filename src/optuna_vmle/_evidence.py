@@ -41,7 +41,7 @@ def summarize_evidence(study: optuna.Study, top_quantile: float = TOP_QUANTILE) 
             {"trial": t.number, "params": _json_params(t.params), "value": float(t.values[0])}
             for t in ranked[:MAX_TOP_CONFIGS]
         ],
-        "param_ranges": _good_ranges(top),
+        "param_ranges": good_ranges(top),
         "failure_regions": [
             {
                 "trial": t.number,
@@ -114,7 +114,8 @@ def _ranked_complete(study: optuna.Study) -> list[FrozenTrial]:
     return distinct
 
 
-def _good_ranges(top: Sequence[FrozenTrial]) -> dict[str, dict[str, Any]]:
+def good_ranges(top: Sequence[FrozenTrial]) -> dict[str, dict[str, Any]]:
+    """Per parameter of ``top``, its ``{"low", "high"}`` (numbers) or most common ``{"values"}``."""
     names = sorted({name for t in top for name in t.params})
     ranges: dict[str, dict[str, Any]] = {}
     for name in names:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from string import Template
 from typing import Any
+from typing import TYPE_CHECKING
 
 from optuna.distributions import BaseDistribution
 from optuna.distributions import CategoricalDistribution
@@ -19,6 +20,10 @@ from optuna_vmle._history import last_intermediate
 from optuna_vmle._history import StudyView
 from optuna_vmle._search_space import describe
 from optuna_vmle._search_space import format_value
+
+
+if TYPE_CHECKING:
+    from optuna_vmle._classical_view import ClassicalView
 
 
 PROPOSAL_SYSTEM = (
@@ -323,18 +328,45 @@ def format_evidence(evidence: Mapping[str, Any], indent: str = "") -> str:
         f"top config (value {format_value(c['value'])}): {_params_text(c['params'])}"
         for c in evidence.get("top_configs", [])[:3]
     ]
-    for name, good in evidence.get("param_ranges", {}).items():
-        if "values" in good:
-            lines.append(f"good {name}: " + ", ".join(format_value(v) for v in good["values"]))
-        else:
-            lines.append(
-                f"good {name}: {format_value(good['low'])} to {format_value(good['high'])}"
-            )
+    lines += [
+        f"good {name}: {_range_text(good)}"
+        for name, good in evidence.get("param_ranges", {}).items()
+    ]
     lines += [
         f"failed with {_params_text(region['params'])}: {region.get('error') or 'no error text'}"
         for region in evidence.get("failure_regions", [])[:3]
     ]
     return "\n".join(f"{indent}- {line}" for line in lines) or f"{indent}- (no evidence)"
+
+
+CLASSICAL_SECTION_TITLE = "The classical sampler's view (TPE, computed from the trials)"
+
+
+def format_classical_view(view: ClassicalView, search_space: Mapping[str, Any]) -> str:
+    """TPE's good region and the LLM's trust, as the proposal prompt shows them."""
+    lines = []
+    if view.good_ranges:
+        parts = [
+            f"{name} " + _range_text(view.good_ranges[name])
+            for name in search_space
+            if name in view.good_ranges
+        ]
+        lines.append(f"- good region (TPE's {view.good_trials} best trials): " + "; ".join(parts))
+    if view.trust is not None:
+        trust = view.trust
+        lines.append(
+            f"- your proposals chose {trust.llm_trials} finished trials, TPE "
+            f"{trust.classical_trials}; yours beat TPE's {trust.llm_credit:.0%} of the time "
+            f"(recent trials weigh more), so about {trust.share:.0%} of the next trials use "
+            "your proposal and the rest TPE's"
+        )
+    return "\n".join(lines)
+
+
+def _range_text(good: Mapping[str, Any]) -> str:
+    if "values" in good:
+        return ", ".join(format_value(v) for v in good["values"])
+    return f"{format_value(good['low'])} to {format_value(good['high'])}"
 
 
 def _note_line(note: Mapping[str, Any]) -> str:

@@ -10,9 +10,11 @@ import threading
 
 import optuna
 from optuna.distributions import BaseDistribution
+from optuna.samplers import TPESampler
 from optuna.trial import FrozenTrial
 import sqlalchemy
 
+from optuna_vmle._classical_view import classical_view
 from optuna_vmle._client import LLMClient
 from optuna_vmle._clients import ClientPool
 from optuna_vmle._duplicates import DuplicateFinder
@@ -28,6 +30,8 @@ from optuna_vmle._prompt_memory import Retrieved
 from optuna_vmle._prompt_memory import similar_summaries
 from optuna_vmle._prompts import build_proposal_messages
 from optuna_vmle._prompts import build_repair_messages
+from optuna_vmle._prompts import CLASSICAL_SECTION_TITLE
+from optuna_vmle._prompts import format_classical_view
 from optuna_vmle._proposal import InvalidProposal
 from optuna_vmle._proposal import parse_proposal
 from optuna_vmle._proposal import Proposal
@@ -92,8 +96,10 @@ class Proposer:
         llm: LLMOptions,
         transfer: TransferOptions,
         clients: ClientPool,
+        classical: TPESampler | None = None,
     ) -> None:
         self._task = task
+        self._classical = classical
         self._budget = budget
         self._history = history
         self._llm = llm
@@ -121,6 +127,7 @@ class Proposer:
             # The proposal works without memory, only less informed.
             _logger.warning(f"Trial {trial.number}: memory unavailable for the prompt ({error}).")
             sections, memory_ids = [], []
+        sections += self._classical_sections(study, search_space)
         try:
             client = self._clients.get(study, "proposal")
             result = self._ask(client, study, trial, search_space, find_duplicate, sections, seed)
@@ -134,6 +141,15 @@ class Proposer:
             result = ProposalResult(None, failure=failure, failure_kind="database")
         result.memory_ids = memory_ids
         return result
+
+    def _classical_sections(
+        self, study: optuna.Study, search_space: Mapping[str, BaseDistribution]
+    ) -> list[tuple[str, str]]:
+        """TPE's good region and the LLM's trust share, when a guarded TPE shares the study."""
+        if self._classical is None:
+            return []
+        text = format_classical_view(classical_view(study, self._classical), search_space)
+        return [(CLASSICAL_SECTION_TITLE, text)] if text else []
 
     def similar_summaries(self, study: optuna.Study) -> Retrieved:
         """The summaries of similar past studies (cached per study in this process)."""

@@ -128,6 +128,7 @@ class VirtualMLESampler(BaseSampler):
             llm=self._llm,
             transfer=self._transfer,
             clients=self._clients,
+            classical=self._guard_tpe(),
         )
         self._recorder = DecisionRecorder(self._clients.model, type(self._fallback).__name__)
         self.learner = Learner(task=task, seed=seed, options=self._learning, clients=self._clients)
@@ -252,11 +253,12 @@ class VirtualMLESampler(BaseSampler):
 
     def _screen(self, study, trial, space, result, find_duplicate) -> ScreenResult | None:  # type: ignore[no-untyped-def]
         """The guarded choice (see ``_screen``), or None when the guard is off or fails."""
-        if self._llm_bonus is None or not isinstance(self._fallback, TPESampler):
+        tpe = self._guard_tpe()
+        if tpe is None:
             return None
         candidates = [result.proposal.params] if result.proposal is not None else []
         return screen_candidates(
-            self._fallback,
+            tpe,
             study,
             trial,
             space,
@@ -265,6 +267,12 @@ class VirtualMLESampler(BaseSampler):
             is_duplicate=lambda params: find_duplicate(params) is not None,
             seed=trial_seed(self._seed, trial.number),
         )
+
+    def _guard_tpe(self) -> TPESampler | None:
+        """The fallback TPE that the guard weighs against the LLM (None: the guard is off)."""
+        if self._llm_bonus is None or not isinstance(self._fallback, TPESampler):
+            return None
+        return self._fallback
 
     def _fallback_relative(
         self, study: Study, trial: FrozenTrial, space: dict[str, BaseDistribution]

@@ -15,6 +15,7 @@ parameter therefore still counts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 import json
@@ -48,6 +49,11 @@ def uses_constant_liar(tpe: TPESampler) -> bool:
     return bool(tpe._constant_liar)
 
 
+def good_trial_count(tpe: TPESampler, study: Study, n_finished: int) -> int:
+    """How many of ``n_finished`` trials TPE counts as good (its gamma), l(x)'s share."""
+    return int(_gamma(tpe, study)(n_finished))
+
+
 def finished_trial_count(study: Study) -> int:
     """The count TPE compares with ``n_startup_trials`` (complete and pruned, any parameters)."""
     states = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -79,10 +85,7 @@ class TPEView:
             if t.number != trial.number
         ]
         n_finished = sum(t.state != TrialState.RUNNING for t in trials)
-        gamma = tpe._gamma or (
-            default_gamma if len(study.directions) <= 1 else default_gamma_multiobjective
-        )
-        below, above = _split_trials(study, trials, gamma(n_finished))
+        below, above = _split_trials(study, trials, _gamma(tpe, study)(n_finished))
         self._groups = _parameter_groups(
             self._space, [tpe._get_params(t, study) for t in trials], tpe._is_multivariate(study)
         )
@@ -148,6 +151,12 @@ def share_running_params(
             f"{_RELATIVE_PARAMS_KEY}:{i // _SYSTEM_ATTR_MAX_LENGTH}",
             text[i : i + _SYSTEM_ATTR_MAX_LENGTH],
         )
+
+
+def _gamma(tpe: TPESampler, study: Study) -> Callable[[int], int]:
+    return tpe._gamma or (
+        default_gamma if len(study.directions) <= 1 else default_gamma_multiobjective
+    )
 
 
 def _parameter_groups(
