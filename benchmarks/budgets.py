@@ -84,6 +84,13 @@ def at_budget(curves: Sequence[Sequence[float | None]], budget: int, worst: floa
     return values
 
 
+def p_worse(mine: Sequence[float], other: Sequence[float], maximize: bool) -> float:
+    """One-sided Mann-Whitney U p-value of "``mine`` is worse than ``other``"."""
+    from scipy.stats import mannwhitneyu
+
+    return float(mannwhitneyu(mine, other, alternative="less" if maximize else "greater").pvalue)
+
+
 def compare_budgets(
     curves: dict[str, list[list[float | None]]],
     direction: str,
@@ -91,8 +98,6 @@ def compare_budgets(
     alpha: float,
 ) -> dict[str, Any]:
     """Per sampler and budget: quartiles, p-value of being worse than TPE, and the verdict."""
-    from scipy.stats import mannwhitneyu
-
     maximize = direction == "maximize"
     worst = worst_value(curves, direction)
     reference = curves.get(REFERENCE_SAMPLER, [])
@@ -112,8 +117,7 @@ def compare_budgets(
                 "mean": float(np.mean(mine)),
             }
             if tpe and sampler != REFERENCE_SAMPLER:
-                worse = "less" if maximize else "greater"
-                p = float(mannwhitneyu(mine, tpe, alternative=worse).pvalue)
+                p = p_worse(mine, tpe, maximize)
                 median_worse = q50 < np.median(tpe) if maximize else q50 > np.median(tpe)
                 row.update(
                     {

@@ -42,6 +42,7 @@ from _problems import get_problem
 from _simulated_llms import QUALITIES
 from _simulated_llms import truth_pool
 from budgets import compare_budgets
+from budgets import p_worse
 from budgets import worst_value
 import compare
 
@@ -180,6 +181,12 @@ def problem_report(problem_name: str, out: Path, qualities: Sequence[str]) -> di
                     for v in _at(curves[sampler], row["budget"], worst)
                 ]
                 row["regret_median"] = float(np.median(regrets))
+                if sampler == "vmle-guard" and "vmle-fulltrust" in curves:
+                    row["p_worse_than_fulltrust"] = p_worse(
+                        _at(curves[sampler], row["budget"], worst),
+                        _at(curves["vmle-fulltrust"], row["budget"], worst),
+                        maximize,
+                    )
             entry["samplers"][sampler] = {"budgets": rows, "seeds": len(curves[sampler])}
         for target_budget in (30, 50):
             tpe_at = [c[target_budget - 1] for c in curves["tpe"] if len(c) >= target_budget]
@@ -264,7 +271,7 @@ def targets(report: dict[str, Any]) -> dict[str, Any]:
             }
         if "mediocre" in q:
             m = q["mediocre"]
-            worse = []
+            worse, significant = [], []
             for budget in m["budgets"]:
                 g = _row(m, "vmle-guard", budget)
                 others = [_row(m, s, budget) for s in ("tpe", "vmle-fulltrust")]
@@ -275,7 +282,16 @@ def targets(report: dict[str, Any]) -> dict[str, Any]:
                     worse.append(
                         {"budget": budget, "guard": g["regret_median"], "best_other": best_other}
                     )
-            found["3"][name] = {"worse_budgets": worse, "met": not worse}
+                # The statistical reading, as target 2's: worse than either with p < ALPHA.
+                p = min(g.get("p_worse", 1.0), g.get("p_worse_than_fulltrust", 1.0))
+                if p < ALPHA:
+                    significant.append({"budget": budget, "p": p})
+            found["3"][name] = {
+                "worse_budgets": worse,
+                "met": not worse,
+                "significant_losses": significant,
+                "met_statistically": not significant,
+            }
     return found
 
 
