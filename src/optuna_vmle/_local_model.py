@@ -136,14 +136,15 @@ class _LlamaRunner:
         from llama_cpp import llama_grammar
 
         started = time.perf_counter()
-        llama = llama_cpp.Llama(
-            model_path=str(path),
-            n_ctx=_N_CTX,
-            # llama-cpp-python's own default; on 2 busy cores 1 thread was 4x faster than 2
-            # (median proposal 1.6 s vs 6.9 s), as threads spin-wait for each other.
-            n_threads=int(os.environ.get(THREADS_ENV) or max(1, (os.cpu_count() or 2) // 2)),
-            verbose=False,
-        )
+        with _without_extra_buffer_types(llama_cpp):
+            llama = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=_N_CTX,
+                # llama-cpp-python's own default; on 2 busy cores 1 thread was 4x faster than 2
+                # (median proposal 1.6 s vs 6.9 s), as threads spin-wait for each other.
+                n_threads=int(os.environ.get(THREADS_ENV) or max(1, (os.cpu_count() or 2) // 2)),
+                verbose=False,
+            )
         _logger.info(f"Loaded {path.name} in {time.perf_counter() - started:.1f} s.")
         template = llama.metadata.get("tokenizer.chat_template")
         if not template:
@@ -235,6 +236,30 @@ class _LlamaRunner:
             yield
         finally:
             self._lock.release()
+
+
+@contextlib.contextmanager
+def _without_extra_buffer_types(llama_cpp: Any) -> Iterator[None]:
+    """Load models with ``use_extra_bufts=False``, which ``Llama()`` does not take as argument.
+
+    A native build uses Intel AMX tiles when CPUID lists them, but some virtual machines list
+    them without enabling them, and the first prompt dies with SIGILL (seen on a 2-core
+    Sapphire Rapids VM). Extra buffer types only repack weights for such kernels; SmolLM2's
+    Q4_1 weights run as fast without them. Callers hold ``_runners_lock``.
+    """
+    low_level = llama_cpp.llama_cpp
+    defaults = low_level.llama_model_default_params
+
+    def params_without_extra_buffer_types() -> Any:
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    low_level.llama_model_default_params = params_without_extra_buffer_types
+    try:
+        yield
+    finally:
+        low_level.llama_model_default_params = defaults
 
 
 def _import_llama_cpp() -> Any:
