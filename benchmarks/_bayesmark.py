@@ -36,7 +36,7 @@ from optuna.distributions import IntDistribution
 
 CV_SPLITS = 5
 # Pool of evaluated configurations the simulated LLMs know (cached under results/).
-POOL_SIZE = 256
+POOL_SIZE = 2048
 
 # Search spaces as in bayesmark: (kind, scale, low, high); kind "int"/"real"/"bool".
 KNN = {"n_neighbors": ("int", "linear", 1, 25), "p": ("int", "linear", 1, 4)}
