@@ -306,3 +306,14 @@ def test_provider_comes_back_when_someone_replaced_litellms_map(
     monkeypatch.setattr(litellm, "custom_provider_map", [])  # e.g. the user assigns a new list
     _llm._ensure_local_provider(DEFAULT_LOCAL_MODEL)
     assert [entry["provider"] for entry in litellm.custom_provider_map] == [LOCAL_PROVIDER_PREFIX]
+
+
+def test_models_load_without_the_extra_buffer_types_that_reach_amx() -> None:
+    # A VM that lists AMX in CPUID without enabling it dies with SIGILL in AMX kernels, which
+    # llama.cpp only uses for weights in its extra buffer types.
+    llama_cpp = pytest.importorskip("llama_cpp")
+    original = llama_cpp.llama_cpp.llama_model_default_params
+    assert original().use_extra_bufts is True
+    with _local_model._without_extra_buffer_types(llama_cpp):
+        assert llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts is False
+    assert llama_cpp.llama_cpp.llama_model_default_params is original

@@ -243,9 +243,9 @@ def _without_extra_buffer_types(llama_cpp: Any) -> Iterator[None]:
     """Load models with ``use_extra_bufts=False``, which ``Llama()`` does not take as argument.
 
     A native build uses Intel AMX tiles when CPUID lists them, but some virtual machines list
-    them without enabling them, and the first prompt dies with SIGILL (seen on a 2-core
-    Sapphire Rapids VM). Extra buffer types only repack weights for such kernels; SmolLM2's
-    Q4_1 weights run as fast without them. Callers hold ``_runners_lock``.
+    them without enabling them, and the first prompt longer than a few tokens dies with SIGILL
+    (seen on a 2-core Xeon VM). Extra buffer types only hold weights repacked for such kernels;
+    without them llama.cpp runs its plain CPU kernels. Callers hold ``_runners_lock``.
     """
     low_level = llama_cpp.llama_cpp
     defaults = low_level.llama_model_default_params

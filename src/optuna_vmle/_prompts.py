@@ -356,7 +356,7 @@ def format_classical_view(view: ClassicalView, search_space: Mapping[str, Any]) 
         trust = view.trust
         lines.append(
             f"- your proposals chose {trust.llm_trials} finished trials, TPE "
-            f"{trust.classical_trials}; yours beat TPE's {trust.llm_credit:.0%} of the time "
+            f"{trust.classical_trials}; yours beat TPE's about {trust.llm_credit:.0%} of the time "
             f"(recent trials weigh more), so about {trust.share:.0%} of the next trials use "
             "your proposal and the rest TPE's"
         )
