@@ -43,11 +43,11 @@ from optuna_vmle.rec import model_spec
 from optuna_vmle.rec import TrainingConfig
 
 
-# One set of negatives per batch, as these were measured (the default is now per sequence).
+# One set of negatives per batch, as these were measured (the default is now per position).
 FIXED = {
     "loss": "sampled_softmax",
     "num_negatives": 500,
-    "shared_negatives": True,
+    "negatives_per": "batch",
     "max_epochs": 20,
     "patience": 3,
 }

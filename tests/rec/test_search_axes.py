@@ -267,14 +267,15 @@ def test_windows_longer_than_a_fixed_maxlen_are_refused_up_front(split):
     assert objective.search_space["train_window_size"].choices == (0, 4)
 
 
-def test_each_sequence_draws_its_own_sampled_softmax_negatives():
+def test_sampled_softmax_negatives_are_drawn_per_position_sequence_or_batch():
     # Items 1..3; the target 1 and item 2 score 0, item 3 scores 10. With one negative per
-    # sequence a row's loss is 0 (the negative is the target, masked), log 2 or about 10.
+    # softmax a position's loss is 0 (the negative is the target, masked), log 2 or about 10,
+    # so the mean over positions shows whether they drew different negatives.
     embeddings = torch.tensor([[0.0], [0.0], [0.0], [1.0]])
-    hidden = torch.full((2, 1, 1), 10.0)
-    targets = torch.ones(2, 1, dtype=torch.long)
+    hidden = torch.full((2, 2, 1), 10.0)
+    targets = torch.ones(2, 2, dtype=torch.long)
 
-    def mean_losses(shared):
+    def mean_losses(negatives_per):
         return {
             round(
                 float(
@@ -285,14 +286,19 @@ def test_each_sequence_draws_its_own_sampled_softmax_negatives():
                         loss="sampled_softmax",
                         num_negatives=1,
                         generator=torch.Generator().manual_seed(seed),
-                        shared_negatives=shared,
+                        negatives_per=negatives_per,
                     )
                 ),
                 1,
             )
-            for seed in range(30)
+            for seed in range(40)
         }
 
     same_negative = {0.0, 0.7, 10.0}
-    assert mean_losses(shared=True) <= same_negative  # both rows always share their negative
-    assert mean_losses(shared=False) - same_negative  # the rows drew different negatives
+    two_sets = {0.0, 0.3, 0.7, 5.0, 5.3, 10.0}  # the two sequences' means, averaged
+    assert mean_losses("batch") <= same_negative  # every position shares one negative
+    assert mean_losses("sequence") <= two_sets  # each sequence's two positions share one
+    assert mean_losses("sequence") - same_negative
+    assert mean_losses("position") - two_sets  # four independent draws
+    with pytest.raises(ValueError, match="negatives_per"):
+        TrainingConfig(loss="sampled_softmax", negatives_per="user")

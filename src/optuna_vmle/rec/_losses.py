@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 
 LOSSES = ("bce", "sampled_softmax", "full_ce")
+NEGATIVES_PER = ("position", "sequence", "batch")
 
 
 def bce_loss(
@@ -52,31 +53,37 @@ def sampled_softmax_loss(
     num_negatives: int,
     logit_scale: float = 1.0,
     generator: torch.Generator | None = None,
-    shared_negatives: bool = False,
+    negatives_per: str = "position",
 ) -> torch.Tensor:
     """Softmax over the positive and ``num_negatives`` uniform negatives.
 
-    Each sequence draws its own negatives, shared by its positions; ``shared_negatives`` draws
-    one set for the whole batch instead, which on Beauty trains markedly worse (see
-    ``benchmarks/README.md``).
+    ``negatives_per`` says how often a fresh set is drawn: for every ``"position"`` (as
+    RecTools and eSASRec do), every ``"sequence"`` (shared by its positions) or once per
+    ``"batch"``. On Beauty each step down costs test NDCG@10 (see ``benchmarks/README.md``).
 
     Args:
         hidden: ``[B, L, d]`` encoder outputs.
         targets: ``[B, L]`` next items, 0 where there is none.
         embeddings: ``[n_items + 1, d]`` output item embeddings.
     """
-    n_items, rows = embeddings.shape[0] - 1, 1 if shared_negatives else targets.shape[0]
+    if negatives_per not in NEGATIVES_PER:
+        raise ValueError(f"negatives_per must be one of {NEGATIVES_PER}, got {negatives_per!r}")
+    n_items = embeddings.shape[0] - 1
+    if negatives_per == "position":  # [N, 1, d] against [N, K, d]: one set per position
+        hidden, targets = hidden[targets != 0][:, None, :], targets[targets != 0][:, None]
+    rows = 1 if negatives_per == "batch" else targets.shape[0]
     negatives = torch.randint(
         1, n_items + 1, (rows, num_negatives), device=targets.device, generator=generator
     )
     positive_logits = (hidden * embeddings[targets]).sum(-1, keepdim=True)
-    # [B, L, d] x [B or 1, K, d] -> [B, L, K], one batched product per sequence.
+    # [B, L, d] x [B or 1, K, d] -> [B, L, K], one batched product per set of negatives.
     negative_logits = hidden @ embeddings[negatives].transpose(1, 2)
     negative_logits = negative_logits.masked_fill(
         negatives[:, None, :] == targets[:, :, None], float("-inf")
     )
-    logits = torch.cat([positive_logits, negative_logits], dim=-1)[targets != 0]
-    return F.cross_entropy(logits.float() * logit_scale, torch.zeros_like(targets[targets != 0]))
+    has_target = targets != 0
+    logits = torch.cat([positive_logits, negative_logits], dim=-1)[has_target]
+    return F.cross_entropy(logits.float() * logit_scale, torch.zeros_like(targets[has_target]))
 
 
 def full_cross_entropy_loss(
@@ -101,7 +108,7 @@ def next_item_loss(
     logit_scale: float = 1.0,
     num_negatives: int = 256,
     generator: torch.Generator | None = None,
-    shared_negatives: bool = False,
+    negatives_per: str = "position",
 ) -> torch.Tensor:
     """Loss ``loss`` (one of :data:`LOSSES`) over the positions of ``[B, L]`` ``targets`` not 0.
 
@@ -118,7 +125,7 @@ def next_item_loss(
             num_negatives=num_negatives,
             logit_scale=logit_scale,
             generator=generator,
-            shared_negatives=shared_negatives,
+            negatives_per=negatives_per,
         )
     has_target = targets != 0
     hidden, targets = hidden[has_target], targets[has_target]

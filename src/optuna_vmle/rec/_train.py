@@ -14,6 +14,7 @@ from optuna_vmle.rec._batches import evaluation_data
 from optuna_vmle.rec._batches import TRAIN_TARGETS
 from optuna_vmle.rec._batches import training_windows
 from optuna_vmle.rec._losses import LOSSES
+from optuna_vmle.rec._losses import NEGATIVES_PER
 from optuna_vmle.rec._losses import next_item_loss
 from optuna_vmle.rec._metrics import evaluate
 
@@ -39,9 +40,9 @@ class TrainingConfig:
 
     Attributes:
         loss: One of ``"bce"``, ``"sampled_softmax"``, ``"full_ce"``.
-        num_negatives: Negatives per sequence for the sampled softmax.
-        shared_negatives: One set of sampled-softmax negatives for the whole batch instead of
-            one per sequence (the behaviour before; it trains markedly worse on Beauty).
+        num_negatives: Negatives per softmax for the sampled softmax.
+        negatives_per: How often the sampled softmax draws fresh negatives: every
+            ``"position"`` (default), ``"sequence"`` or ``"batch"``; sharing trains worse.
         optimizer: ``"adam"`` (weight decay as an L2 penalty in the gradient) or ``"adamw"``
             (decoupled weight decay).
         lr: Learning rate.
@@ -70,7 +71,7 @@ class TrainingConfig:
 
     loss: str = "bce"
     num_negatives: int = 256
-    shared_negatives: bool = False
+    negatives_per: str = "position"
     optimizer: str = "adam"
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.98)
@@ -97,6 +98,10 @@ class TrainingConfig:
             raise ValueError(
                 f"selection_metric must be one of {SELECTION_METRICS}, "
                 f"got {self.selection_metric!r}"
+            )
+        if self.negatives_per not in NEGATIVES_PER:
+            raise ValueError(
+                f"negatives_per must be one of {NEGATIVES_PER}, got {self.negatives_per!r}"
             )
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
@@ -196,7 +201,7 @@ def train_epoch(
                     logit_scale=model.logit_scale,
                     num_negatives=config.num_negatives,
                     generator=device_generator,
-                    shared_negatives=config.shared_negatives,
+                    negatives_per=config.negatives_per,
                 )
                 * weight
             )
