@@ -19,7 +19,8 @@ validation epoch):
   ``sasrec_ss_seq_esasrec`` (eSASRec's configuration, per-sequence negatives),
   ``sasrec_ss_pos_readme`` (the eSASRec README's Beauty row: hidden 64, 1 block, 1 head,
   dropout 0.2), ``sasrec_ss_pos_dropout05``, ``sasrec_ss_pos_xavier`` (pmixer's and
-  RecTools' Xavier init), ``sasrec_bce_adam999`` (S3Rec's Adam betas):
+  RecTools' Xavier init), ``sasrec_ss_pos_patience50`` (eSASRec's patience),
+  ``sasrec_bce_adam999`` (S3Rec's Adam betas), ``sasrec_bce_batch256`` (S3Rec's batch):
   single changes, measured on seed 0 (run only when named: ``--configs
   sasrec_ss_seq_dropout05 ... --seeds 0``).
 * ``hstu``: HSTU, 256-negative sampled softmax, temperature 0.05 (eSASRec README: NDCG@10
@@ -126,9 +127,20 @@ CONFIGS = {
         "training": SAMPLED_SOFTMAX,
         "published": PUBLISHED_SAMPLED_SOFTMAX,
     },
+    "sasrec_ss_pos_patience50": {  # eSASRec's early stopping
+        "model": (SASRec, {**SASREC, "dropout": 0.3}),
+        "training": SAMPLED_SOFTMAX,
+        "patience": 50,
+        "published": PUBLISHED_SAMPLED_SOFTMAX,
+    },
     "sasrec_bce_adam999": {
         "model": (SASRec, {**SASREC, "dropout": 0.5}),
         "training": {"loss": "bce", "lr": 1e-3, "batch_size": 128, "betas": (0.9, 0.999)},
+        "published": PUBLISHED_BCE,
+    },
+    "sasrec_bce_batch256": {  # S3Rec's batch size
+        "model": (SASRec, {**SASREC, "dropout": 0.5}),
+        "training": {"loss": "bce", "lr": 1e-3, "batch_size": 256},
         "published": PUBLISHED_BCE,
     },
     "hstu": {
@@ -155,7 +167,9 @@ SINGLE_CHANGES = (
     "sasrec_ss_pos_readme",
     "sasrec_ss_pos_dropout05",
     "sasrec_ss_pos_xavier",
+    "sasrec_ss_pos_patience50",
     "sasrec_bce_adam999",
+    "sasrec_bce_batch256",
 )
 
 
@@ -198,7 +212,7 @@ def run(name: str, seed: int, split, args: argparse.Namespace, results: ResultsF
     config = TrainingConfig(
         **spec["training"],
         max_epochs=args.max_epochs,
-        patience=args.patience,
+        patience=spec.get("patience", args.patience),
         time_budget_s=args.time_budget,
         seed=seed,
     )
@@ -216,14 +230,14 @@ def run(name: str, seed: int, split, args: argparse.Namespace, results: ResultsF
 def summarize(results: ResultsFile) -> dict:
     summary = {}
     for name, spec in CONFIGS.items():
-        runs = results.finished(name)
+        runs = sorted(results.finished(name), key=lambda run: run["seed"])
         if not runs:
             continue
         ndcg, ndcg_std = mean_std([r["test"]["ndcg@10"] for r in runs])
         hr, hr_std = mean_std([r["test"]["hr@10"] for r in runs])
         valid, _ = mean_std([r["valid"]["ndcg@10"] for r in runs])
         summary[name] = {
-            "seeds": sorted(r["seed"] for r in runs),
+            "seeds": [r["seed"] for r in runs],
             "test_ndcg@10": f"{ndcg:.4f} ± {ndcg_std:.4f}",
             "test_hr@10": f"{hr:.4f} ± {hr_std:.4f}",
             "valid_ndcg@10": round(valid, 4),

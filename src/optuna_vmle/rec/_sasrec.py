@@ -70,9 +70,10 @@ class SASRec(SequentialRecommender):
     * **Feed-forward** is two Linear layers (the same as the paper's Conv1d with kernel 1) with
       ReLU; dropout on the embeddings, the attention weights, the feed-forward hidden layer and
       both residual branches.
-    * **Negatives** (in :func:`next_item_loss`) are uniform over all items, re-drawn only when
-      equal to the target; the paper also excludes the user's other items, which on the Amazon
-      files changes about 0.07% of the negatives (9 items per user among 12,000).
+    * **Negatives** (in :func:`next_item_loss`) are uniform over all items, re-drawn (BCE) or
+      masked (sampled softmax, a fresh set per position) when equal to the target; the paper
+      also excludes the user's other items, which on the Amazon files changes about 0.07% of
+      the negatives (9 items per user among 12,000).
     * **Evaluation** is full ranking with seen items excluded and ties counted against the
       target (the paper ranks against 100 sampled negatives).
 
