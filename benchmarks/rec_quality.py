@@ -68,26 +68,29 @@ from optuna_vmle.rec import TrainingConfig
 SAMPLED_SOFTMAX = {"loss": "sampled_softmax", "num_negatives": 256, "lr": 1e-3, "batch_size": 128}
 SAMPLED_SOFTMAX_PER_SEQUENCE = {**SAMPLED_SOFTMAX, "negatives_per": "sequence"}
 SASREC = {"hidden_size": 64, "num_blocks": 2, "num_heads": 2, "init": "normal"}
+BCE = {"loss": "bce", "lr": 1e-3, "batch_size": 128}
+SASREC_BCE_MODEL = (SASRec, {**SASREC, "dropout": 0.5})
+SASREC_SS_MODEL = (SASRec, {**SASREC, "dropout": 0.3})
 PUBLISHED_BCE = {"ndcg@10": 0.0318, "hr@10": 0.0605, "source": "S3Rec repository (full ranking)"}
 PUBLISHED_SAMPLED_SOFTMAX = {"ndcg@10": 0.0531, "hr@10": 0.0921, "source": "eSASRec README"}
 CONFIGS = {
     "sasrec_bce": {
-        "model": (SASRec, {**SASREC, "dropout": 0.5}),
-        "training": {"loss": "bce", "lr": 1e-3, "batch_size": 128},
+        "model": SASREC_BCE_MODEL,
+        "training": BCE,
         "published": PUBLISHED_BCE,
     },
     "sasrec_ss": {
-        "model": (SASRec, {**SASREC, "dropout": 0.3}),
+        "model": SASREC_SS_MODEL,
         "training": {**SAMPLED_SOFTMAX, "negatives_per": "batch"},
         "published": PUBLISHED_SAMPLED_SOFTMAX,
     },
     "sasrec_ss_seq": {
-        "model": (SASRec, {**SASREC, "dropout": 0.3}),
+        "model": SASREC_SS_MODEL,
         "training": SAMPLED_SOFTMAX_PER_SEQUENCE,
         "published": PUBLISHED_SAMPLED_SOFTMAX,
     },
     "sasrec_ss_pos": {
-        "model": (SASRec, {**SASREC, "dropout": 0.3}),
+        "model": SASREC_SS_MODEL,
         "training": SAMPLED_SOFTMAX,
         "published": PUBLISHED_SAMPLED_SOFTMAX,
     },
@@ -131,29 +134,29 @@ CONFIGS = {
         "published": PUBLISHED_SAMPLED_SOFTMAX,
     },
     "sasrec_ss_pos_patience50": {  # eSASRec's early stopping
-        "model": (SASRec, {**SASREC, "dropout": 0.3}),
+        "model": SASREC_SS_MODEL,
         "training": SAMPLED_SOFTMAX,
         "patience": 50,
         "published": PUBLISHED_SAMPLED_SOFTMAX,
     },
     "sasrec_ss_pos_batch256": {
-        "model": (SASRec, {**SASREC, "dropout": 0.3}),
+        "model": SASREC_SS_MODEL,
         "training": {**SAMPLED_SOFTMAX, "batch_size": 256},
         "published": PUBLISHED_SAMPLED_SOFTMAX,
     },
     "sasrec_bce_adam999": {
-        "model": (SASRec, {**SASREC, "dropout": 0.5}),
-        "training": {"loss": "bce", "lr": 1e-3, "batch_size": 128, "betas": (0.9, 0.999)},
+        "model": SASREC_BCE_MODEL,
+        "training": {**BCE, "betas": (0.9, 0.999)},
         "published": PUBLISHED_BCE,
     },
     "sasrec_bce_batch256": {  # S3Rec's batch size
-        "model": (SASRec, {**SASREC, "dropout": 0.5}),
-        "training": {"loss": "bce", "lr": 1e-3, "batch_size": 256},
+        "model": SASREC_BCE_MODEL,
+        "training": {**BCE, "batch_size": 256},
         "published": PUBLISHED_BCE,
     },
     "sasrec_bce_batch256_adam999": {  # S3Rec's batch size and Adam betas
-        "model": (SASRec, {**SASREC, "dropout": 0.5}),
-        "training": {"loss": "bce", "lr": 1e-3, "batch_size": 256, "betas": (0.9, 0.999)},
+        "model": SASREC_BCE_MODEL,
+        "training": {**BCE, "batch_size": 256, "betas": (0.9, 0.999)},
         "published": PUBLISHED_BCE,
     },
     "hstu": {
